@@ -1,0 +1,99 @@
+// ag.h: tensors and a tape-based reverse-mode autograd for BitNet training.
+//
+// A tensor is f32, row-major, up to 4-D. Per-step tensors (activations and their gradients) come from
+// the context's arena, which ag_reset rewinds; parameters live in slabs owned by the model and are
+// wrapped with ag_wrap. Every op appends a node to the tape; ag_backward seeds d(loss) = 1 and runs the
+// nodes' backward functions in reverse order. Gradients accumulate (+=) into `grad` buffers; a tensor
+// with grad == NULL receives none (constants, frozen weights), and an op whose inputs all have
+// grad == NULL records nothing. Ops treat a tensor as rows x last dimension where that is natural.
+#ifndef TRIT_AG_H
+#define TRIT_AG_H
+
+#include <stddef.h>
+
+#include "common/arena.h"
+
+#define AG_MAX_DIMS 4
+
+typedef struct ag_tensor {
+    float *data;              // (shape)
+    float *grad;              // (shape), or NULL when no gradient is wanted
+    int ndim;
+    int shape[AG_MAX_DIMS];
+    size_t n;                 // number of elements
+} ag_tensor;
+
+typedef struct ag_node ag_node;
+typedef void (*ag_backward_fn)(const ag_node *node);
+
+struct ag_node {
+    ag_backward_fn backward;
+    ag_tensor *out;
+    ag_tensor *in[4];
+    void *saved;              // op-specific state, arena-allocated
+    int iarg[4];
+    float farg[2];
+};
+
+typedef struct {
+    arena mem;                // per-step tensors and saved state
+    ag_node *nodes;           // the tape (grows; kept across resets)
+    int n_nodes, cap_nodes;
+    int grad_enabled;         // 0: ops record nothing and allocate no gradients (inference)
+} ag_ctx;
+
+void ag_init(ag_ctx *ctx, size_t arena_bytes);
+void ag_free(ag_ctx *ctx);    // accepts NULL
+void ag_reset(ag_ctx *ctx);   // forget the tape and every per-step tensor
+
+// Tensors.
+ag_tensor *ag_new(ag_ctx *ctx, int ndim, const int *shape, int with_grad);   // uninitialized data
+ag_tensor *ag_wrap(ag_ctx *ctx, float *data, float *grad, int ndim, const int *shape);
+ag_tensor *ag_view(ag_ctx *ctx, ag_tensor *t, int ndim, const int *shape);    // same data and grad
+int ag_rows(const ag_tensor *t);   // product of all dims but the last
+int ag_cols(const ag_tensor *t);   // last dim
+
+// Backward from a scalar (n == 1) tensor, or from any tensor with a given d(out) (n floats).
+void ag_backward(ag_ctx *ctx, ag_tensor *loss);
+void ag_backward_seed(ag_ctx *ctx, ag_tensor *out, const float *dout);
+
+// Internal: record a node (used by the op files).
+ag_node *ag_record(ag_ctx *ctx, ag_backward_fn fn, ag_tensor *out);
+int ag_needs_grad(const ag_ctx *ctx, const ag_tensor *a, const ag_tensor *b);
+
+// ---- ops (each: forward now, backward recorded) ----
+// c = op(a) @ op(b): a (M, K) or (K, M) if ta; b (K, N) or (N, K) if tb; a's leading dims flatten into
+// M when !ta. The output keeps a's leading dims with N as last dim (2-D when ta).
+ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b, int ta, int tb);
+ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);          // same shape
+ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);          // same shape (the gated product)
+ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, float s);
+ag_tensor *ag_relu2(ag_ctx *ctx, ag_tensor *a);                      // relu(a)^2
+ag_tensor *ag_silu(ag_ctx *ctx, ag_tensor *a);                       // a * sigmoid(a)
+// out (n, C) = table (V, C)[ids]; ids must stay valid until backward.
+ag_tensor *ag_embedding(ag_ctx *ctx, ag_tensor *table, const int *ids, int n);
+ag_tensor *ag_rmsnorm(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps);   // x (..., C), w (C)
+// x (B, T, H, D): rotate_half RoPE at positions pos0 + t, inv_freq[i] = theta^(-2i/D).
+ag_tensor *ag_rope(ag_ctx *ctx, ag_tensor *x, double theta, int pos0);
+// q (B, T, H, D), k and v (B, T, Hkv, D), H % Hkv == 0: causal softmax(q k^T / sqrt(D)) v -> (B, T, H, D).
+ag_tensor *ag_attention(ag_ctx *ctx, ag_tensor *q, ag_tensor *k, ag_tensor *v);
+// Mean cross-entropy over rows whose label != ignore_index: logits (N, V), labels (N,) -> (1).
+ag_tensor *ag_cross_entropy(ag_ctx *ctx, ag_tensor *logits, const int *labels, int ignore_index);
+
+// BitLinear pieces (autograd/bitlinear.c), straight-through estimators (gradient passes unchanged):
+// per-row absmax int8 fake quantization: s = 127 / max(|x|, 1e-5), round half to even, clamp [-128, 127].
+ag_tensor *ag_act_quant(ag_ctx *ctx, ag_tensor *x);
+// per-tensor absmean ternary: s = max(mean|W|, 1e-5), W_q = clamp(round(W / s), -1, 1) * s.
+ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w);
+// y (N, out) = act_quant(x) @ W_q^T with W_q = weight_quant(w), or w itself when w_is_ternary
+// (weights stored already quantized, used as stored). x_q may be passed pre-quantized (x_is_quantized)
+// so that q/k/v (and gate/up) share one activation quantization.
+ag_tensor *ag_bitlinear(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, int x_is_quantized, int w_is_ternary);
+// LoRA branch: y + scale * (x @ A^T) @ B^T with x unquantized; A (r, in), B (out, r).
+ag_tensor *ag_lora_add(ag_ctx *ctx, ag_tensor *y, ag_tensor *x, ag_tensor *a, ag_tensor *b, float scale);
+
+// Scalar helpers shared with kernels and tests.
+float ag_absmean(const float *w, size_t n);              // mean |w| (double accumulation), clamped to 1e-5
+void ag_act_quant_row(float *y, const float *x, int n);  // y = fake-quantized x (one row)
+
+#endif

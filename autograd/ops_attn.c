@@ -1,0 +1,160 @@
+// ops_attn.c: rotary position embedding (rotate_half layout) and causal grouped-query attention.
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "autograd/ag.h"
+#include "common/check.h"
+
+// ---- RoPE ----
+// For head dim D and i < D/2: (x_i, x_{i+D/2}) is rotated by angle pos * inv_freq_i, with
+// inv_freq_i = 1 / theta^(2i/D), all in f32 as Hugging Face computes it.
+
+typedef struct {
+    float *cos, *sin;   // (T, D/2)
+} rope_saved;
+
+static void rope_apply(float *y, const float *x, const rope_saved *s, int B, int T, int H, int D, float sign) {
+    int half = D / 2;
+    #pragma omp parallel for collapse(2) if ((size_t)B * T * H * D > 16384)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *c = s->cos + (size_t)t * half, *sn = s->sin + (size_t)t * half;
+            for (int h = 0; h < H; h++) {
+                size_t off = (((size_t)b * T + t) * H + h) * D;
+                const float *xr = x + off;
+                float *yr = y + off;
+                for (int i = 0; i < half; i++) {
+                    float x1 = xr[i], x2 = xr[i + half], si = sign * sn[i];
+                    yr[i] += x1 * c[i] - x2 * si;
+                    yr[i + half] += x2 * c[i] + x1 * si;
+                }
+            }
+        }
+}
+
+static void rope_backward(const ag_node *nd) {
+    const ag_tensor *x = nd->in[0];
+    const int *sh = x->shape;
+    rope_apply(x->grad, nd->out->grad, nd->saved, sh[0], sh[1], sh[2], sh[3], -1.0f);   // rotate back
+}
+
+ag_tensor *ag_rope(ag_ctx *ctx, ag_tensor *x, double theta, int pos0) {
+    CHECK(x->ndim == 4 && x->shape[3] % 2 == 0, "rope: x must be (B, T, H, D) with even D");
+    int B = x->shape[0], T = x->shape[1], H = x->shape[2], D = x->shape[3], half = D / 2;
+    rope_saved *s = arena_alloc(&ctx->mem, sizeof(rope_saved));
+    s->cos = arena_alloc(&ctx->mem, sizeof(float) * (size_t)T * half + 1);
+    s->sin = arena_alloc(&ctx->mem, sizeof(float) * (size_t)T * half + 1);
+    for (int i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf((float)theta, (float)(2 * i) / (float)D);
+        for (int t = 0; t < T; t++) {
+            float ang = (float)(pos0 + t) * inv_freq;
+            s->cos[(size_t)t * half + i] = cosf(ang);
+            s->sin[(size_t)t * half + i] = sinf(ang);
+        }
+    }
+    int need = ag_needs_grad(ctx, x, NULL);
+    ag_tensor *y = ag_new(ctx, 4, x->shape, need);
+    memset(y->data, 0, y->n * sizeof(float));
+    rope_apply(y->data, x->data, s, B, T, H, D, 1.0f);
+    if (need) {
+        ag_node *n = ag_record(ctx, rope_backward, y);
+        n->in[0] = x;
+        n->saved = s;
+    }
+    return y;
+}
+
+// ---- causal attention with grouped-query heads ----
+
+typedef struct {
+    float *p;         // (B, H, T, T) softmax probabilities
+    float *scratch;   // (threads, T, T)
+    int threads;
+} attn_saved;
+
+// Attention for one (batch, kv-group): the H/Hkv query heads that share kv head g.
+static void attn_forward_group(float *o, float *p, const float *q, const float *k, const float *v, int b, int g,
+                               int T, int H, int Hkv, int D) {
+    int rep = H / Hkv;
+    float scale = 1.0f / sqrtf((float)D);
+    const float *kb = k + (size_t)b * T * Hkv * D + (size_t)g * D, *vb = v + (size_t)b * T * Hkv * D + (size_t)g * D;
+    for (int h = g * rep; h < (g + 1) * rep; h++) {
+        const float *qb = q + (size_t)b * T * H * D + (size_t)h * D;
+        float *pb = p + ((size_t)b * H + h) * T * T, *ob = o + (size_t)b * T * H * D + (size_t)h * D;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qb, H * D, kb, Hkv * D, 0.0f, pb, T);
+        for (int t = 0; t < T; t++) {
+            float *row = pb + (size_t)t * T, mx = row[0], sum = 0.0f;
+            for (int j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int j = 0; j <= t; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+            float inv = 1.0f / sum;
+            for (int j = 0; j <= t; j++) row[j] *= inv;
+            for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, pb, T, vb, Hkv * D, 0.0f, ob, H * D);
+    }
+}
+
+static void attn_backward_group(const ag_node *nd, float *dp, int b, int g) {
+    const ag_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2];
+    const attn_saved *s = nd->saved;
+    int T = q->shape[1], H = q->shape[2], D = q->shape[3], Hkv = k->shape[2], rep = H / Hkv;
+    float scale = 1.0f / sqrtf((float)D);
+    size_t kvoff = (size_t)b * T * Hkv * D + (size_t)g * D;
+    for (int h = g * rep; h < (g + 1) * rep; h++) {
+        size_t qoff = (size_t)b * T * H * D + (size_t)h * D;
+        const float *pb = s->p + ((size_t)b * H + h) * T * T, *dob = nd->out->grad + qoff;
+        if (v->grad)   // dV += P^T dO
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, pb, T, dob, H * D, 1.0f,
+                        v->grad + kvoff, Hkv * D);
+        if (!q->grad && !k->grad) continue;
+        // dP = dO V^T, then dS = P * (dP - rowsum(P * dP))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dob, H * D, v->data + kvoff, Hkv * D,
+                    0.0f, dp, T);
+        for (int t = 0; t < T; t++) {
+            float *dr = dp + (size_t)t * T, dot = 0.0f;
+            const float *pr = pb + (size_t)t * T;
+            for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
+            for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot);
+            for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
+        }
+        if (q->grad)   // dQ += scale * dS K
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, dp, T, k->data + kvoff, Hkv * D,
+                        1.0f, q->grad + qoff, H * D);
+        if (k->grad)   // dK += scale * dS^T Q
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dp, T, q->data + qoff, H * D, 1.0f,
+                        k->grad + kvoff, Hkv * D);
+    }
+}
+
+static void attention_backward(const ag_node *nd) {
+    const attn_saved *s = nd->saved;
+    int B = nd->in[0]->shape[0], T = nd->in[0]->shape[1], Hkv = nd->in[1]->shape[2];
+    #pragma omp parallel for num_threads(s->threads) schedule(dynamic) if (B * Hkv > 1)
+    for (int bg = 0; bg < B * Hkv; bg++)
+        attn_backward_group(nd, s->scratch + (size_t)omp_get_thread_num() * T * T, bg / Hkv, bg % Hkv);
+}
+
+ag_tensor *ag_attention(ag_ctx *ctx, ag_tensor *q, ag_tensor *k, ag_tensor *v) {
+    CHECK(q->ndim == 4 && k->ndim == 4 && v->ndim == 4, "attention: q, k, v must be (B, T, heads, D)");
+    int B = q->shape[0], T = q->shape[1], H = q->shape[2], D = q->shape[3], Hkv = k->shape[2];
+    CHECK(k->shape[0] == B && k->shape[1] == T && k->shape[3] == D && !memcmp(k->shape, v->shape, sizeof(k->shape)),
+          "attention: k and v must be (%d, %d, Hkv, %d)", B, T, D);
+    CHECK(Hkv > 0 && H % Hkv == 0, "attention: %d query heads not a multiple of %d kv heads", H, Hkv);
+    attn_saved *s = arena_alloc(&ctx->mem, sizeof(attn_saved));
+    s->p = arena_alloc(&ctx->mem, sizeof(float) * (size_t)B * H * T * T + 1);
+    s->threads = omp_get_max_threads();
+    int need = ctx->grad_enabled && (q->grad || k->grad || v->grad);
+    ag_tensor *o = ag_new(ctx, 4, q->shape, need);
+    #pragma omp parallel for schedule(dynamic) if (B * Hkv > 1)
+    for (int bg = 0; bg < B * Hkv; bg++)
+        attn_forward_group(o->data, s->p, q->data, k->data, v->data, bg / Hkv, bg % Hkv, T, H, Hkv, D);
+    if (need) {
+        s->scratch = arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * T * T + 1);
+        ag_node *n = ag_record(ctx, attention_backward, o);
+        n->in[0] = q; n->in[1] = k; n->in[2] = v;
+        n->saved = s;
+    }
+    return o;
+}

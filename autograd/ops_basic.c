@@ -1,0 +1,176 @@
+// ops_basic.c: matmul (OpenBLAS sgemm), elementwise add / mul / scale, relu^2 and SiLU.
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "autograd/ag.h"
+#include "common/check.h"
+
+#define PAR_MIN 16384   // elementwise loops smaller than this stay on one thread
+
+// ---- matmul ----
+
+static void matmul_backward(const ag_node *nd) {
+    const ag_tensor *a = nd->in[0], *b = nd->in[1], *c = nd->out;
+    int ta = nd->iarg[0] & 1, tb = nd->iarg[0] >> 1, M = nd->iarg[1], N = nd->iarg[2], K = nd->iarg[3];
+    int lda = ag_cols(a), ldb = ag_cols(b);
+    if (a->grad) {   // dA = dC op(B)^T (or its transpose when ta)
+        if (!ta)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N, 1.0f, c->grad, N,
+                        b->data, ldb, 1.0f, a->grad, lda);
+        else
+            cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, 1.0f, b->data, ldb,
+                        c->grad, N, 1.0f, a->grad, lda);
+    }
+    if (b->grad) {   // dB = op(A)^T dC (or its transpose when tb)
+        if (!tb)
+            cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, 1.0f, a->data, lda,
+                        c->grad, N, 1.0f, b->grad, ldb);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M, 1.0f, c->grad, N,
+                        a->data, lda, 1.0f, b->grad, ldb);
+    }
+}
+
+ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b, int ta, int tb) {
+    CHECK(b->ndim == 2, "matmul: b must be 2-D, got %d-D", b->ndim);
+    CHECK(!ta || a->ndim == 2, "matmul: a transposed must be 2-D");
+    int M = ta ? ag_cols(a) : ag_rows(a), K = ta ? ag_rows(a) : ag_cols(a);
+    int Kb = tb ? b->shape[1] : b->shape[0], N = tb ? b->shape[0] : b->shape[1];
+    CHECK(K == Kb, "matmul: inner dimensions differ (%d vs %d)", K, Kb);
+    int shape[AG_MAX_DIMS], nd = ta ? 2 : a->ndim;
+    if (ta) { shape[0] = M; shape[1] = N; }
+    else { memcpy(shape, a->shape, sizeof(shape)); shape[nd - 1] = N; }
+    int need = ag_needs_grad(ctx, a, b);
+    ag_tensor *c = ag_new(ctx, nd, shape, need);
+    if (M > 0 && N > 0 && K > 0)
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                    a->data, ag_cols(a), b->data, ag_cols(b), 0.0f, c->data, N);
+    else
+        memset(c->data, 0, c->n * sizeof(float));
+    if (need) {
+        ag_node *n = ag_record(ctx, matmul_backward, c);
+        n->in[0] = a; n->in[1] = b;
+        n->iarg[0] = ta | tb << 1; n->iarg[1] = M; n->iarg[2] = N; n->iarg[3] = K;
+    }
+    return c;
+}
+
+// ---- elementwise ----
+
+static void check_same(const char *op, const ag_tensor *a, const ag_tensor *b) {
+    CHECK(a->n == b->n && a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int) * (size_t)a->ndim),
+          "%s: shapes differ (%zu vs %zu elements)", op, a->n, b->n);
+}
+
+static void add_backward(const ag_node *nd) {
+    const float *dc = nd->out->grad;
+    size_t n = nd->out->n;
+    for (int k = 0; k < 2; k++) {
+        float *d = nd->in[k]->grad;
+        if (!d) continue;
+        #pragma omp parallel for if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) d[i] += dc[i];
+    }
+}
+
+ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
+    check_same("add", a, b);
+    int need = ag_needs_grad(ctx, a, b);
+    ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
+    const float *x = a->data, *y = b->data;
+    float *z = c->data;
+    #pragma omp parallel for if (a->n > PAR_MIN)
+    for (size_t i = 0; i < a->n; i++) z[i] = x[i] + y[i];
+    if (need) {
+        ag_node *n = ag_record(ctx, add_backward, c);
+        n->in[0] = a; n->in[1] = b;
+    }
+    return c;
+}
+
+static void mul_backward(const ag_node *nd) {
+    const float *dc = nd->out->grad, *x = nd->in[0]->data, *y = nd->in[1]->data;
+    float *dx = nd->in[0]->grad, *dy = nd->in[1]->grad;
+    size_t n = nd->out->n;
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        if (dx) dx[i] += dc[i] * y[i];
+        if (dy) dy[i] += dc[i] * x[i];
+    }
+}
+
+ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
+    check_same("mul", a, b);
+    int need = ag_needs_grad(ctx, a, b);
+    ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
+    const float *x = a->data, *y = b->data;
+    float *z = c->data;
+    #pragma omp parallel for if (a->n > PAR_MIN)
+    for (size_t i = 0; i < a->n; i++) z[i] = x[i] * y[i];
+    if (need) {
+        ag_node *n = ag_record(ctx, mul_backward, c);
+        n->in[0] = a; n->in[1] = b;
+    }
+    return c;
+}
+
+static void scale_backward(const ag_node *nd) {
+    const float *dc = nd->out->grad;
+    float *da = nd->in[0]->grad, s = nd->farg[0];
+    size_t n = nd->out->n;
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) da[i] += s * dc[i];
+}
+
+ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, float s) {
+    int need = ag_needs_grad(ctx, a, NULL);
+    ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
+    #pragma omp parallel for if (a->n > PAR_MIN)
+    for (size_t i = 0; i < a->n; i++) c->data[i] = s * a->data[i];
+    if (need) {
+        ag_node *n = ag_record(ctx, scale_backward, c);
+        n->in[0] = a;
+        n->farg[0] = s;
+    }
+    return c;
+}
+
+// ---- activations ----
+
+static void relu2_backward(const ag_node *nd) {
+    const float *dc = nd->out->grad, *x = nd->in[0]->data;
+    float *dx = nd->in[0]->grad;
+    size_t n = nd->out->n;
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? 2.0f * x[i] * dc[i] : 0.0f;
+}
+
+ag_tensor *ag_relu2(ag_ctx *ctx, ag_tensor *a) {
+    int need = ag_needs_grad(ctx, a, NULL);
+    ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
+    #pragma omp parallel for if (a->n > PAR_MIN)
+    for (size_t i = 0; i < a->n; i++) c->data[i] = a->data[i] > 0 ? a->data[i] * a->data[i] : 0.0f;
+    if (need) ag_record(ctx, relu2_backward, c)->in[0] = a;
+    return c;
+}
+
+static void silu_backward(const ag_node *nd) {
+    const float *dc = nd->out->grad, *x = nd->in[0]->data;
+    float *dx = nd->in[0]->grad;
+    size_t n = nd->out->n;
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float s = 1.0f / (1.0f + expf(-x[i]));
+        dx[i] += dc[i] * s * (1.0f + x[i] * (1.0f - s));
+    }
+}
+
+ag_tensor *ag_silu(ag_ctx *ctx, ag_tensor *a) {
+    int need = ag_needs_grad(ctx, a, NULL);
+    ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
+    #pragma omp parallel for if (a->n > PAR_MIN)
+    for (size_t i = 0; i < a->n; i++) c->data[i] = a->data[i] / (1.0f + expf(-a->data[i]));
+    if (need) ag_record(ctx, silu_backward, c)->in[0] = a;
+    return c;
+}
