@@ -8,7 +8,7 @@ OPT     ?= -O2 -march=native
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BLAS_INC) -I$(HDF5_INC) -MMD -MP
 LDFLAGS += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -L$(HDF5_LIB)
-LDLIBS  += -lopenblas -lcjson -lm
+LDLIBS  += -lopenblas -lhdf5 -lzstd -lpcre2-8 -lcjson -lm
 BUILD   ?= build
 
 # Layers, bottom up; a folder includes only folders before it in this list (tests/layers.sh checks).

@@ -1,0 +1,52 @@
+// tokenizer.h: Hugging Face byte-level BPE tokenizers (tokenizer.json, GPT-2 / Llama 3 style).
+//
+// tok_load reads a tokenizer.json: model.type "BPE" with vocab + merges, a byte-level pre-tokenizer
+// (a Split with a regex run by PCRE2, then ByteLevel), added tokens (special or not) matched literally
+// in the text before pre-splitting. Encode and decode match Hugging Face `tokenizers` exactly.
+// A loaded tokenizer is immutable: tok_encode may run on many threads at once.
+#ifndef TRIT_DATA_TOKENIZER_H
+#define TRIT_DATA_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/check.h"
+
+typedef struct tok_tokenizer tok_tokenizer;
+
+// A growable list of token ids (free with tok_ids_free; a zeroed struct is an empty list).
+typedef struct {
+    int32_t *ids;
+    size_t n, cap;
+} tok_ids;
+void tok_ids_push(tok_ids *v, int32_t id);
+void tok_ids_free(tok_ids *v);
+
+// Errors name the file: "PATH: merge 17 'a b' names a token that is not in the vocabulary".
+int tok_load(tok_tokenizer **out, const char *path, tr_err *err);
+void tok_free(tok_tokenizer *t);   // accepts NULL
+
+int tok_vocab_size(const tok_tokenizer *t);   // largest id + 1 (vocab and added tokens)
+int tok_bos(const tok_tokenizer *t);          // <|begin_of_text|> or the file's bos; -1 when none
+int tok_eos(const tok_tokenizer *t);          // <|end_of_text|> / eos; -1 when none
+int tok_find(const tok_tokenizer *t, const char *token);   // id of a token string (vocab form), -1 if absent
+
+// Appends the ids of text[0..len) to out (no BOS). Special tokens written literally in the text are
+// matched as special tokens, as Hugging Face does with add_special_tokens=False.
+void tok_encode(const tok_tokenizer *t, const char *text, size_t len, tok_ids *out);
+// Decodes ids into raw bytes (out grows as needed; returns the byte count, out NUL-terminated).
+// Special tokens decode to their text. Unknown ids are skipped.
+size_t tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *cap);
+// Raw bytes of one token (for streaming output); returns the length, writes at most cap bytes.
+size_t tok_token_bytes(const tok_tokenizer *t, int32_t id, char *buf, size_t cap);
+
+// For GGUF export: the vocabulary as stored in tokenizer.json (byte-level unicode form), token types
+// (1 normal, 3 control/special, 4 user-defined), merges ("a b", in rank order), the pre-tokenizer regex.
+const char *tok_token_str(const tok_tokenizer *t, int id);   // NULL for a hole in the id space
+int tok_token_type(const tok_tokenizer *t, int id);
+int tok_n_merges(const tok_tokenizer *t);
+const char *tok_merge(const tok_tokenizer *t, int i);
+const char *tok_pretok_regex(const tok_tokenizer *t);
+const char *tok_chat_template(const tok_tokenizer *t);      // NULL when none is known
+
+#endif
