@@ -25,7 +25,7 @@ LIBTRIT  = $(BUILD)/libtrit.a
 DEB_PKGS = gcc make libopenblas-openmp-dev libhdf5-dev libzstd-dev libcjson-dev libpcre2-dev pkg-config \
            python3-numpy python3-torch python3-h5py
 
-.PHONY: all deps test asan bench demo clean
+.PHONY: all deps npm-deps test asan bench demo clean
 all: trit
 
 deps:
@@ -35,6 +35,16 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "deps: all present"; fi
+	@$(MAKE) --no-print-directory npm-deps
+
+# npm peers (llama.cpp prebuilt, the Llama 3 tokenizer.json, a second tokenizer implementation), pinned in
+# tools/node/package.json (exact versions); installed once into tools/node/node_modules.
+npm-deps: tools/node/node_modules/.trit-installed
+tools/node/node_modules/.trit-installed: tools/node/package.json
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	cd tools/node && npm install --no-package-lock --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
