@@ -67,9 +67,9 @@ static void add_backward(const ag_node *nd) {
     const float *dc = nd->out->grad;
     size_t n = nd->out->n;
     for (int k = 0; k < 2; k++) {
-        float *d = nd->in[k]->grad;
+        float *restrict d = nd->in[k]->grad;
         if (!d) continue;
-        #pragma omp parallel for if (n > PAR_MIN)
+        #pragma omp parallel for simd if (n > PAR_MIN)
         for (size_t i = 0; i < n; i++) d[i] += dc[i];
     }
 }
@@ -78,10 +78,11 @@ ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
     check_same("add", a, b);
     int need = ag_needs_grad(ctx, a, b);
     ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
-    const float *x = a->data, *y = b->data;
-    float *z = c->data;
-    #pragma omp parallel for if (a->n > PAR_MIN)
-    for (size_t i = 0; i < a->n; i++) z[i] = x[i] + y[i];
+    const float *restrict x = a->data, *restrict y = b->data;
+    float *restrict z = c->data;
+    size_t n = a->n;
+    #pragma omp parallel for simd if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) z[i] = x[i] + y[i];
     if (need) {
         ag_node *n = ag_record(ctx, add_backward, c);
         n->in[0] = a; n->in[1] = b;
@@ -90,13 +91,21 @@ ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
 }
 
 static void mul_backward(const ag_node *nd) {
-    const float *dc = nd->out->grad, *x = nd->in[0]->data, *y = nd->in[1]->data;
+    const float *restrict dc = nd->out->grad, *restrict x = nd->in[0]->data, *restrict y = nd->in[1]->data;
     float *dx = nd->in[0]->grad, *dy = nd->in[1]->grad;
     size_t n = nd->out->n;
-    #pragma omp parallel for if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        if (dx) dx[i] += dc[i] * y[i];
-        if (dy) dy[i] += dc[i] * x[i];
+    if (dx == dy) {   // a * a
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] += dc[i] * y[i] + dc[i] * x[i];
+        return;
+    }
+    if (dx) {
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] += dc[i] * y[i];
+    }
+    if (dy) {
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) dy[i] += dc[i] * x[i];
     }
 }
 
@@ -104,10 +113,11 @@ ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
     check_same("mul", a, b);
     int need = ag_needs_grad(ctx, a, b);
     ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
-    const float *x = a->data, *y = b->data;
-    float *z = c->data;
-    #pragma omp parallel for if (a->n > PAR_MIN)
-    for (size_t i = 0; i < a->n; i++) z[i] = x[i] * y[i];
+    const float *restrict x = a->data, *restrict y = b->data;
+    float *restrict z = c->data;
+    size_t n = a->n;
+    #pragma omp parallel for simd if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) z[i] = x[i] * y[i];
     if (need) {
         ag_node *n = ag_record(ctx, mul_backward, c);
         n->in[0] = a; n->in[1] = b;
@@ -116,18 +126,21 @@ ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
 }
 
 static void scale_backward(const ag_node *nd) {
-    const float *dc = nd->out->grad;
-    float *da = nd->in[0]->grad, s = nd->farg[0];
+    const float *restrict dc = nd->out->grad;
+    float *restrict da = nd->in[0]->grad, s = nd->farg[0];
     size_t n = nd->out->n;
-    #pragma omp parallel for if (n > PAR_MIN)
+    #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) da[i] += s * dc[i];
 }
 
 ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, float s) {
     int need = ag_needs_grad(ctx, a, NULL);
     ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
-    #pragma omp parallel for if (a->n > PAR_MIN)
-    for (size_t i = 0; i < a->n; i++) c->data[i] = s * a->data[i];
+    const float *restrict x = a->data;
+    float *restrict y = c->data;
+    size_t n = a->n;
+    #pragma omp parallel for simd if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = s * x[i];
     if (need) {
         ag_node *n = ag_record(ctx, scale_backward, c);
         n->in[0] = a;
@@ -139,25 +152,28 @@ ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, float s) {
 // ---- activations ----
 
 static void relu2_backward(const ag_node *nd) {
-    const float *dc = nd->out->grad, *x = nd->in[0]->data;
-    float *dx = nd->in[0]->grad;
+    const float *restrict dc = nd->out->grad, *restrict x = nd->in[0]->data;
+    float *restrict dx = nd->in[0]->grad;
     size_t n = nd->out->n;
-    #pragma omp parallel for if (n > PAR_MIN)
+    #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? 2.0f * x[i] * dc[i] : 0.0f;
 }
 
 ag_tensor *ag_relu2(ag_ctx *ctx, ag_tensor *a) {
     int need = ag_needs_grad(ctx, a, NULL);
     ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
-    #pragma omp parallel for if (a->n > PAR_MIN)
-    for (size_t i = 0; i < a->n; i++) c->data[i] = a->data[i] > 0 ? a->data[i] * a->data[i] : 0.0f;
+    const float *restrict x = a->data;
+    float *restrict y = c->data;
+    size_t n = a->n;
+    #pragma omp parallel for simd if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] * x[i] : 0.0f;
     if (need) ag_record(ctx, relu2_backward, c)->in[0] = a;
     return c;
 }
 
 static void silu_backward(const ag_node *nd) {
-    const float *dc = nd->out->grad, *x = nd->in[0]->data;
-    float *dx = nd->in[0]->grad;
+    const float *restrict dc = nd->out->grad, *restrict x = nd->in[0]->data;
+    float *restrict dx = nd->in[0]->grad;
     size_t n = nd->out->n;
     #pragma omp parallel for if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
@@ -169,8 +185,11 @@ static void silu_backward(const ag_node *nd) {
 ag_tensor *ag_silu(ag_ctx *ctx, ag_tensor *a) {
     int need = ag_needs_grad(ctx, a, NULL);
     ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
-    #pragma omp parallel for if (a->n > PAR_MIN)
-    for (size_t i = 0; i < a->n; i++) c->data[i] = a->data[i] / (1.0f + expf(-a->data[i]));
+    const float *restrict x = a->data;
+    float *restrict y = c->data;
+    size_t n = a->n;
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
     if (need) ag_record(ctx, silu_backward, c)->in[0] = a;
     return c;
 }

@@ -22,20 +22,25 @@ static void rmsnorm_backward(const ag_node *nd) {
     if (w->grad) memset(s->dw_part, 0, sizeof(float) * (size_t)s->threads * C);
     #pragma omp parallel num_threads(s->threads) if (x->n > 16384)
     {
-        float *dwp = s->dw_part + (size_t)omp_get_thread_num() * C;
+        float *restrict dwp = s->dw_part + (size_t)omp_get_thread_num() * C;
         #pragma omp for
         for (int r = 0; r < R; r++) {
-            const float *xr = x->data + (size_t)r * C, *dyr = dy + (size_t)r * C;
+            const float *restrict xr = x->data + (size_t)r * C, *restrict dyr = dy + (size_t)r * C;
             float rs = s->rstd[r];
+            const float *restrict wd = w->data;
             if (x->grad) {
                 float dot = 0.0f;
-                for (int i = 0; i < C; i++) dot += w->data[i] * dyr[i] * xr[i];
+                #pragma omp simd reduction(+ : dot)
+                for (int i = 0; i < C; i++) dot += wd[i] * dyr[i] * xr[i];
                 float k = dot * rs * rs * rs / (float)C;
-                float *dxr = x->grad + (size_t)r * C;
-                for (int i = 0; i < C; i++) dxr[i] += rs * w->data[i] * dyr[i] - k * xr[i];
+                float *restrict dxr = x->grad + (size_t)r * C;
+                #pragma omp simd
+                for (int i = 0; i < C; i++) dxr[i] += rs * wd[i] * dyr[i] - k * xr[i];
             }
-            if (w->grad)
+            if (w->grad) {
+                #pragma omp simd
                 for (int i = 0; i < C; i++) dwp[i] += dyr[i] * xr[i] * rs;
+            }
         }
     }
     if (w->grad)
@@ -51,13 +56,15 @@ ag_tensor *ag_rmsnorm(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps) {
     float *rstd = arena_alloc(&ctx->mem, sizeof(float) * (size_t)(R ? R : 1));
     #pragma omp parallel for if (x->n > 16384)
     for (int r = 0; r < R; r++) {
-        const float *xr = x->data + (size_t)r * C;
-        float *yr = y->data + (size_t)r * C;
+        const float *restrict xr = x->data + (size_t)r * C, *restrict wd = w->data;
+        float *restrict yr = y->data + (size_t)r * C;
         float ss = 0.0f;
+        #pragma omp simd reduction(+ : ss)
         for (int i = 0; i < C; i++) ss += xr[i] * xr[i];
         float rs = 1.0f / sqrtf(ss / (float)C + eps);
         rstd[r] = rs;
-        for (int i = 0; i < C; i++) yr[i] = w->data[i] * (xr[i] * rs);
+        #pragma omp simd
+        for (int i = 0; i < C; i++) yr[i] = wd[i] * (xr[i] * rs);
     }
     if (need) {
         ag_node *n = ag_record(ctx, rmsnorm_backward, y);
