@@ -10,6 +10,7 @@
 #define TRIT_AG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/arena.h"
 
@@ -80,15 +81,26 @@ ag_tensor *ag_attention(ag_ctx *ctx, ag_tensor *q, ag_tensor *k, ag_tensor *v);
 // Mean cross-entropy over rows whose label != ignore_index: logits (N, V), labels (N,) -> (1).
 ag_tensor *ag_cross_entropy(ag_ctx *ctx, ag_tensor *logits, const int *labels, int ignore_index);
 
-// BitLinear pieces (autograd/bitlinear.c), straight-through estimators (gradient passes unchanged):
+// BitLinear (autograd/bitlinear.c). The fake-quantizing ops, straight-through (gradient passes unchanged):
 // per-row absmax int8 fake quantization: s = 127 / max(|x|, 1e-5), round half to even, clamp [-128, 127].
 ag_tensor *ag_act_quant(ag_ctx *ctx, ag_tensor *x);
 // per-tensor absmean ternary: s = max(mean|W|, 1e-5), W_q = clamp(round(W / s), -1, 1) * s.
 ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w);
-// y (N, out) = act_quant(x) @ W_q^T with W_q = weight_quant(w), or w itself when w_is_ternary
-// (weights stored already quantized, used as stored). x_q may be passed pre-quantized (x_is_quantized)
-// so that q/k/v (and gate/up) share one activation quantization.
-ag_tensor *ag_bitlinear(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, int x_is_quantized, int w_is_ternary);
+
+// The same quantizers on integer kernels. ag_quant_act quantizes x (N, K) once per row to int8; several
+// projections of the same input share it. ag_bitlinear: y (N, M) = act_quant(x) @ weight_quant(w)^T for
+// w (M, K), exact int32 products; with w_is_ternary, w holds stored ternary values t * s (a packed
+// checkpoint) used as stored. Backward: dx (into x's grad) and dw, straight-through, on 16-bit fixed-point
+// gradients (relative error <= 1.5e-5 of each row's largest entry).
+typedef struct {
+    ag_tensor *x;      // (N, K) the unquantized input; dX accumulates into its grad
+    int8_t *q;         // (N, Kp) round(x * s) clamped to [-128, 127]; Kp = K rounded up to 4, zero padded
+    uint8_t *qu;       // (N, Kp) q + 128
+    float *inv_s;      // (N) 1 / s = max|x| / 127
+    int N, K, Kp;
+} ag_qact;
+ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x);
+ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_ternary);
 // LoRA branch: y + scale * (x @ A^T) @ B^T with x unquantized; A (r, in), B (out, r).
 ag_tensor *ag_lora_add(ag_ctx *ctx, ag_tensor *y, ag_tensor *x, ag_tensor *a, ag_tensor *b, float scale);
 

@@ -1,12 +1,24 @@
-// bitlinear.c: BitNet b1.58 BitLinear as in transformers' AutoBitLinear (online mode).
+// bitlinear.c: BitNet b1.58 BitLinear as in transformers' AutoBitLinear (online mode), on integer kernels.
 //
-// Forward: y = act_quant(x) @ weight_quant(W)^T. Both quantizers use straight-through estimators, so
-// their backward is the identity. We implement that without any work: the quantized tensor's gradient
-// buffer *is* its input's gradient buffer, so whatever flows into d(x_q) lands in dx directly.
+// Forward: y = act_quant(x) @ weight_quant(W)^T. act_quant is per-token absmax int8 (s = 127 / max|x|),
+// weight_quant per-tensor absmean ternary (W_q = t * s_w, t in {-1, 0, 1}). Both use straight-through
+// estimators. The product runs in exact int32 (kernels/qgemm, VNNI where present):
+//   y[n][m] = ((float)sum_k q[n][k] t[m][k] * (1 / s_n)) * s_w
+// which is the float computation of the reference up to one rounding.
+//
+// Backward (straight-through, so dX = dY W_q and dW = dY^T X_q) also runs on integer kernels, with the
+// gradients in 16-bit fixed point: each row of dY (for dX), and each output channel of dY / s (for dW), is
+// scaled to +-32767 of its largest magnitude and rounded, which is a relative error of at most 1.5e-5 of
+// that row's (channel's) largest entry; sums are exact int32 (dW in chunks of 510 tokens so they cannot
+// overflow). The fake-quantizing ops ag_act_quant / ag_weight_quant below compute the same quantizers on
+// floats; tests compare the two.
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "autograd/ag.h"
 #include "common/check.h"
+#include "kernels/qgemm.h"
 
 // Round half to even for |v| < 2^22 (the default rounding mode does it; vectorizes, unlike rintf calls).
 static inline float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
@@ -25,7 +37,7 @@ void ag_act_quant_row(float *restrict y, const float *restrict x, int n) {
 
 float ag_absmean(const float *w, size_t n) {
     double sum = 0.0;
-    #pragma omp parallel for simd reduction(+ : sum) if (n > 65536)
+    #pragma omp parallel for simd reduction(+ : sum) if (n > 16384)
     for (size_t i = 0; i < n; i++) sum += fabs((double)w[i]);
     float m = n ? (float)(sum / (double)n) : 0.0f;
     return fmaxf(m, 1e-5f);
@@ -40,28 +52,175 @@ ag_tensor *ag_act_quant(ag_ctx *ctx, ag_tensor *x) {
     return y;
 }
 
+// Ternary codes of w (n floats) into t and the scale s_w with w_q = t * s_w. Latent weights: absmean
+// (s = 1 / mean|w|, t = clamp(round(w s), -1, 1), s_w = 1 / s). Stored ternary weights (already t * s_w,
+// used as stored): s_w = max|w|, t = sign(w).
+static float ternarize(int8_t *restrict t, const float *restrict w, size_t n, int w_is_ternary) {
+    if (w_is_ternary) {
+        float mx = 0.0f;
+        #pragma omp parallel for simd reduction(max : mx) if (n > 16384)
+        for (size_t i = 0; i < n; i++) mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
+        #pragma omp parallel for simd if (n > 16384)
+        for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] > 0) - (w[i] < 0));
+        return mx;
+    }
+    float s = 1.0f / ag_absmean(w, n);
+    // clamp(round_half_even(v), -1, 1) is 1 exactly when v > 0.5 and -1 when v < -0.5.
+    #pragma omp parallel for simd if (n > 16384)
+    for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] * s > 0.5f) - (w[i] * s < -0.5f));
+    return 1.0f / s;
+}
+
 ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w) {
     ag_tensor *y = ag_new(ctx, w->ndim, w->shape, 0);
-    float s = 1.0f / ag_absmean(w->data, w->n);
-    const float *restrict src = w->data;
-    float *restrict dst = y->data;
-    size_t n = w->n;
-    #pragma omp parallel for simd if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float v = src[i] * s;
-        v = round_even(v < -2.0f ? -2.0f : v > 2.0f ? 2.0f : v);   // clamp first: keeps |v| small for round_even
-        dst[i] = (v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v) / s;
-    }
+    int8_t *t = arena_alloc(&ctx->mem, w->n + 1);
+    float sw = ternarize(t, w->data, w->n, 0);
+    for (size_t i = 0; i < w->n; i++) y->data[i] = t[i] * sw;
     y->grad = ctx->grad_enabled ? w->grad : NULL;   // straight-through
     return y;
 }
 
-ag_tensor *ag_bitlinear(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, int x_is_quantized, int w_is_ternary) {
-    CHECK(w->ndim == 2 && ag_cols(x) == w->shape[1], "bitlinear: x has %d features, weight is (%d, %d)", ag_cols(x),
-          w->shape[0], w->ndim == 2 ? w->shape[1] : -1);
-    ag_tensor *xq = x_is_quantized ? x : ag_act_quant(ctx, x);
-    ag_tensor *wq = w_is_ternary ? w : ag_weight_quant(ctx, w);
-    return ag_matmul(ctx, xq, wq, 0, 1);
+// ---- integer BitLinear ----
+
+ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x) {
+    int N = ag_rows(x), K = ag_cols(x), Kp = (K + 3) & ~3;
+    ag_qact *a = arena_alloc(&ctx->mem, sizeof(ag_qact));
+    a->x = x;
+    a->N = N;
+    a->K = K;
+    a->Kp = Kp;
+    a->q = arena_alloc(&ctx->mem, (size_t)N * Kp + 1);
+    a->qu = arena_alloc(&ctx->mem, (size_t)N * Kp + 1);
+    a->inv_s = arena_alloc(&ctx->mem, sizeof(float) * (size_t)N + 1);
+    #pragma omp parallel for if (x->n > 16384)
+    for (int r = 0; r < N; r++) {
+        const float *restrict xr = x->data + (size_t)r * K;
+        int8_t *restrict q = a->q + (size_t)r * Kp;
+        uint8_t *restrict qu = a->qu + (size_t)r * Kp;
+        float mx = 0.0f;
+        #pragma omp simd reduction(max : mx)
+        for (int i = 0; i < K; i++) mx = fabsf(xr[i]) > mx ? fabsf(xr[i]) : mx;
+        float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+        #pragma omp simd
+        for (int i = 0; i < K; i++) {
+            float v = round_even(xr[i] * s);
+            q[i] = (int8_t)(v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v);
+            qu[i] = (uint8_t)(q[i] + 128);
+        }
+        for (int i = K; i < Kp; i++) q[i] = 0, qu[i] = 128;
+        a->inv_s[r] = 1.0f / s;
+    }
+    return a;
+}
+
+typedef struct {
+    const ag_qact *x;
+    int8_t *t;    // (M, K) ternary codes of the weight
+    float sw;     // its scale
+    arena *mem;   // the step's arena, for the backward's scratch
+} bl_saved;
+
+// Scales each row of src (R, C) to int16 (+-32767 of the row's largest magnitude): dst (R, ldd), inv[r] =
+// max / 32767 (0 for a zero row). Column c of the source row r is optionally multiplied by mul[r] first.
+static void rows_to_s16(int16_t *dst, int ldd, float *inv, const float *src, int R, int C, const float *mul) {
+    #pragma omp parallel for if ((size_t)R * C > 16384)
+    for (int r = 0; r < R; r++) {
+        const float *restrict sr = src + (size_t)r * C;
+        int16_t *restrict d = dst + (size_t)r * ldd;
+        float m = mul ? mul[r] : 1.0f, mx = 0.0f;
+        #pragma omp simd reduction(max : mx)
+        for (int c = 0; c < C; c++) mx = fabsf(sr[c] * m) > mx ? fabsf(sr[c] * m) : mx;
+        float k = mx > 0 ? 32767.0f / mx : 0.0f;
+        #pragma omp simd
+        for (int c = 0; c < C; c++) d[c] = (int16_t)round_even(sr[c] * m * k);
+        for (int c = C; c < ldd; c++) d[c] = 0;
+        inv[r] = mx / 32767.0f;
+    }
+}
+
+// The same per column c of src (R, C) * mul[r], written as interleaved row pairs: P ((R + 1) / 2, C) 32-bit
+// lanes, lane (g, c) = (s16 of row 2g, s16 of row 2g + 1) (zero past R): the group-major A of qg_gemm_strided.
+static void cols_to_s16_pairs(uint32_t *P, float *inv, float *colmax, const float *src, int R, int C, const float *mul) {
+    for (int c = 0; c < C; c++) colmax[c] = 0.0f;
+    for (int r = 0; r < R; r++) {
+        const float *restrict sr = src + (size_t)r * C;
+        float m = mul[r];
+        #pragma omp simd
+        for (int c = 0; c < C; c++) colmax[c] = fabsf(sr[c] * m) > colmax[c] ? fabsf(sr[c] * m) : colmax[c];
+    }
+    for (int c = 0; c < C; c++) inv[c] = colmax[c] > 0 ? 32767.0f / colmax[c] : 0.0f;   // the scale, for now
+    int G = (R + 1) / 2;
+    #pragma omp parallel for if ((size_t)R * C > 16384)
+    for (int g = 0; g < G; g++) {
+        const float *restrict s0 = src + (size_t)(2 * g) * C, *restrict s1 = s0 + C, *restrict k = inv;
+        float m0 = mul[2 * g], m1 = 2 * g + 1 < R ? mul[2 * g + 1] : 0.0f;
+        if (2 * g + 1 >= R) s1 = s0;   // multiplied by 0
+        uint32_t *restrict out = P + (size_t)g * C;
+        #pragma omp simd
+        for (int c = 0; c < C; c++) {
+            int16_t lo = (int16_t)round_even(s0[c] * m0 * k[c]), hi = (int16_t)round_even(s1[c] * m1 * k[c]);
+            out[c] = (uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+        }
+    }
+    for (int c = 0; c < C; c++) inv[c] = colmax[c] / 32767.0f;
+}
+
+#define DW_CHUNK 510   // tokens per dW pass: 255 pairs of 32767 * 128 products stay below 2^31
+
+static void bitlinear_backward(const ag_node *nd) {
+    const bl_saved *s = nd->saved;
+    const ag_qact *xa = s->x;
+    ag_tensor *w = nd->in[1], *y = nd->out;
+    float *dx = xa->x->grad;
+    int N = xa->N, K = xa->K, M = w->shape[0];
+    arena *mem = s->mem;
+    qg_packed p = {0};
+    if (dx) {   // dX (N, K) += dY (N, M) . T (M, K) * s_w
+        int Mp = (M + 1) & ~1;
+        int16_t *d16 = arena_alloc(mem, sizeof(int16_t) * (size_t)N * Mp);
+        float *inv = arena_alloc(mem, sizeof(float) * (size_t)N);
+        rows_to_s16(d16, Mp, inv, y->grad, N, M, NULL);
+        qg_pack_s8_pairs(&p, arena_alloc(mem, qg_pack_bytes(QG_S16, M, K)), s->t, M, K, K);
+        qg_gemm(dx, K, d16, Mp, &p, N, inv, s->sw, 1);
+    }
+    if (w->grad) {   // dW (M, K) += (dY / s)^T (M, N) . q (N, K), A read group-major from row pairs of dY
+        uint32_t *pairs = arena_alloc(mem, sizeof(uint32_t) * (size_t)M * ((N + 1) / 2));
+        float *inv = arena_alloc(mem, sizeof(float) * (size_t)M), *colmax = arena_alloc(mem, sizeof(float) * (size_t)M);
+        cols_to_s16_pairs(pairs, inv, colmax, y->grad, N, M, xa->inv_s);
+        void *pm = arena_alloc(mem, qg_pack_bytes(QG_S16, N < DW_CHUNK ? N : DW_CHUNK, K));
+        for (int n0 = 0; n0 < N; n0 += DW_CHUNK) {
+            int len = N - n0 < DW_CHUNK ? N - n0 : DW_CHUNK;
+            qg_pack_s8_pairs(&p, pm, xa->q + (size_t)n0 * xa->Kp, len, K, xa->Kp);
+            qg_gemm_strided(w->grad, K, pairs + (size_t)(n0 / 2) * M, 4, 4 * (size_t)M, &p, M, inv, 1.0f, 1);
+        }
+    }
+}
+
+ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_ternary) {
+    CHECK(w->ndim == 2 && x->K == w->shape[1], "bitlinear: x has %d features, weight is (%d, %d)", x->K, w->shape[0],
+          w->ndim == 2 ? w->shape[1] : -1);
+    int N = x->N, K = x->K, M = w->shape[0];
+    CHECK(M < 65536, "bitlinear: %d output features: the 16-bit backward needs fewer than 65536", M);
+    bl_saved *s = arena_alloc(&ctx->mem, sizeof(bl_saved));
+    s->x = x;
+    s->mem = &ctx->mem;
+    s->t = arena_alloc(&ctx->mem, (size_t)M * K + 1);
+    s->sw = ternarize(s->t, w->data, (size_t)M * K, w_is_ternary);
+    qg_packed p = {0};
+    qg_pack_s8_rows(&p, arena_alloc(&ctx->mem, qg_pack_bytes(QG_U8S8, K, M)), s->t, M, K, K, 128);
+    int shape[AG_MAX_DIMS];
+    memcpy(shape, x->x->shape, sizeof(shape));
+    shape[x->x->ndim - 1] = M;
+    int need = ag_needs_grad(ctx, x->x, w);
+    ag_tensor *y = ag_new(ctx, x->x->ndim, shape, need);
+    qg_gemm(y->data, M, x->qu, x->Kp, &p, N, x->inv_s, s->sw, 0);
+    if (need) {
+        ag_node *n = ag_record(ctx, bitlinear_backward, y);
+        n->in[0] = x->x;
+        n->in[1] = w;
+        n->saved = s;
+    }
+    return y;
 }
 
 ag_tensor *ag_lora_add(ag_ctx *ctx, ag_tensor *y, ag_tensor *x, ag_tensor *a, ag_tensor *b, float scale) {

@@ -1,4 +1,5 @@
 // tape.c: the autograd context, tensor allocation and the reverse-mode driver.
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,10 +39,27 @@ static ag_tensor *tensor_header(ag_ctx *ctx, int ndim, const int *shape) {
     return t;
 }
 
+// Zeroes n floats, on all threads when it is large.
+static void zero_floats(float *p, size_t n) {
+    if (n < 65536) {
+        memset(p, 0, n * sizeof(float));
+        return;
+    }
+    #pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), i = omp_get_thread_num();
+        size_t a = n * i / nt, b = n * (i + 1) / nt;
+        memset(p + a, 0, (b - a) * sizeof(float));
+    }
+}
+
 ag_tensor *ag_new(ag_ctx *ctx, int ndim, const int *shape, int with_grad) {
     ag_tensor *t = tensor_header(ctx, ndim, shape);
     t->data = arena_alloc(&ctx->mem, t->n * sizeof(float));
-    if (with_grad && ctx->grad_enabled) t->grad = arena_calloc(&ctx->mem, t->n * sizeof(float));
+    if (with_grad && ctx->grad_enabled) {
+        t->grad = arena_alloc(&ctx->mem, t->n * sizeof(float));
+        zero_floats(t->grad, t->n);
+    }
     return t;
 }
 

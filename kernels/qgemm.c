@@ -31,39 +31,56 @@ const char *qg_isa_name(qg_isa isa) {
     return isa <= QG_AVX512 ? names[isa] : "?";
 }
 
+static size_t lanes_count(qg_kind kind, int K, int N) {
+    int gs = group_size(kind);
+    return (size_t)((N + QG_NR - 1) / QG_NR) * ((K + gs - 1) / gs) * QG_NR;
+}
+
+size_t qg_pack_bytes(qg_kind kind, int K, int N) {
+    return (lanes_count(kind, K, N) + (size_t)((N + QG_NR - 1) / QG_NR) * QG_NR) * sizeof(int32_t);
+}
+
 void qg_packed_free(qg_packed *p) {
     if (!p) return;
-    free(p->lanes);
-    free(p->colcorr);
+    free(p->owned);
     memset(p, 0, sizeof(*p));
 }
 
-// Sizes p for (K, N) of `kind`, growing its buffers only when needed; zeroes lanes and colcorr.
-static void pack_reserve(qg_packed *p, qg_kind kind, int K, int N) {
+// Sizes p for (K, N) of `kind` in mem (or its owned buffer, grown when needed); zeroes lanes and colcorr.
+static void pack_reserve(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
     CHECK(K > 0 && N > 0, "qgemm: empty B (%d x %d)", K, N);
     int gs = group_size(kind);
+    size_t bytes = qg_pack_bytes(kind, K, N);
+    if (!mem) {
+        if (bytes > p->owned_bytes) {
+            free(p->owned);
+            p->owned = tr_alloc_aligned(bytes);
+            p->owned_bytes = bytes;
+        }
+        mem = p->owned;
+    }
+    CHECK(((uintptr_t)mem & 63) == 0, "qgemm: packing memory must be 64-byte aligned");
     p->kind = kind;
     p->isa = qg_best_isa();
     p->K = K;
     p->N = N;
     p->groups = (K + gs - 1) / gs;
     p->panels = (N + QG_NR - 1) / QG_NR;
-    size_t lanes = (size_t)p->panels * p->groups * QG_NR;
-    if (lanes > p->cap || !p->colcorr) {
-        free(p->lanes);
-        free(p->colcorr);
-        p->lanes = tr_alloc_aligned(lanes * sizeof(int32_t));
-        p->colcorr = tr_alloc_aligned((size_t)p->panels * QG_NR * sizeof(int32_t) + 64);
-        p->cap = lanes;
-    }
-    memset(p->lanes, 0, lanes * sizeof(int32_t));
-    memset(p->colcorr, 0, (size_t)p->panels * QG_NR * sizeof(int32_t));
+    p->lanes = mem;
+    p->colcorr = p->lanes + lanes_count(kind, K, N);
+    // Zero what the packing loops leave alone: the columns past N in the last panel, and colcorr.
+    int tail = N % QG_NR;
+    if (tail)
+        for (int g = 0; g < p->groups; g++)
+            memset(p->lanes + ((size_t)(p->panels - 1) * p->groups + g) * QG_NR + tail, 0,
+                   sizeof(int32_t) * (QG_NR - tail));
+    memset(p->colcorr, 0, sizeof(int32_t) * (size_t)p->panels * QG_NR);
 }
 
-void qg_pack_s8_rows(qg_packed *p, const int8_t *w, int N, int K, int ldw, int offset) {
-    pack_reserve(p, QG_U8S8, K, N);
+void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset) {
+    pack_reserve(p, mem, QG_U8S8, K, N);
     int G = p->groups, full = K / 4;
-    #pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
+    #pragma omp parallel for schedule(static) if ((size_t)N * K > 16384)
     for (int j = 0; j < N; j++) {
         const int8_t *row = w + (size_t)j * ldw;
         int32_t sum = 0, big = 0;
@@ -84,10 +101,10 @@ void qg_pack_s8_rows(qg_packed *p, const int8_t *w, int N, int K, int ldw, int o
     }
 }
 
-void qg_pack_s8_pairs(qg_packed *p, const int8_t *s, int K, int N, int lds) {
-    pack_reserve(p, QG_S16, K, N);
+void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, int lds) {
+    pack_reserve(p, mem, QG_S16, K, N);
     int G = p->groups;
-    #pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
+    #pragma omp parallel for schedule(static) if ((size_t)N * K > 16384)
     for (int g = 0; g < G; g++) {
         const int8_t *r0 = s + (size_t)(2 * g) * lds, *r1 = 2 * g + 1 < K ? r0 + lds : NULL;
         for (int pn = 0; pn < p->panels; pn++) {
@@ -131,7 +148,7 @@ void qg_ukr_scalar(const qg_tile *t, qg_kind kind) {
             int32_t acc = 0;
             for (int g = 0; g < t->groups; g++) {
                 uint32_t a;
-                memcpy(&a, arow + 4 * (size_t)g, 4);
+                memcpy(&a, arow + t->ldg * (size_t)g, 4);
                 acc += lane_dot(kind, a, (uint32_t)t->panel[(size_t)g * QG_NR + j]);
             }
             float v = ((float)(acc - t->colcorr[j]) * rs) * t->alpha;
@@ -144,12 +161,17 @@ void qg_ukr_scalar(const qg_tile *t, qg_kind kind) {
 
 void qg_gemm(float *C, int ldc, const void *A, int lda, const qg_packed *B, int M, const float *rowscale, float alpha,
              int accumulate) {
+    CHECK(lda >= B->groups * group_size(B->kind), "qgemm: lda %d < %d padded K", lda, B->groups * group_size(B->kind));
+    size_t lda_bytes = (size_t)lda * (B->kind == QG_U8S8 ? 1 : 2);
+    qg_gemm_strided(C, ldc, A, lda_bytes, 4, B, M, rowscale, alpha, accumulate);
+}
+
+void qg_gemm_strided(float *C, int ldc, const void *A, size_t a_row, size_t a_group, const qg_packed *B, int M,
+                     const float *rowscale, float alpha, int accumulate) {
     if (M <= 0) return;
     CHECK(ldc >= B->N, "qgemm: ldc %d < N %d", ldc, B->N);
-    CHECK(lda >= B->groups * group_size(B->kind), "qgemm: lda %d < %d padded K", lda, B->groups * group_size(B->kind));
     CHECK(qg_isa_supported(B->isa), "qgemm: the %s path is not supported on this CPU", qg_isa_name(B->isa));
     int mr = B->isa == QG_AVX512 ? QG_MR_AVX512 : B->isa == QG_AVX2 ? QG_MR_AVX2 : 4;
-    size_t lda_bytes = (size_t)lda * (B->kind == QG_U8S8 ? 1 : 2);
     int row_tiles = (M + mr - 1) / mr, tiles = row_tiles * B->panels;
     double work = (double)M * B->N * B->groups;
     // Panels outer: a thread keeps one panel of B in cache while it sweeps the rows of A.
@@ -159,8 +181,9 @@ void qg_gemm(float *C, int ldc, const void *A, int lda, const qg_packed *B, int 
         qg_tile t = {
             .C = C + (size_t)r0 * ldc + (size_t)p * QG_NR,
             .ldc = ldc,
-            .A = (const uint8_t *)A + (size_t)r0 * lda_bytes,
-            .lda = lda_bytes,
+            .A = (const uint8_t *)A + (size_t)r0 * a_row,
+            .lda = a_row,
+            .ldg = a_group,
             .panel = B->lanes + (size_t)p * B->groups * QG_NR,
             .colcorr = B->colcorr + (size_t)p * QG_NR,
             .rowscale = rowscale ? rowscale + r0 : NULL,

@@ -36,20 +36,30 @@ typedef struct {
     int panels;        // ceil(N / QG_NR)
     int32_t *lanes;    // (panels, groups, QG_NR) 32-bit lanes, zero padded
     int32_t *colcorr;  // (panels * QG_NR) subtracted from each column's sum (zeros when unused)
-    size_t cap;        // lanes allocated (the buffer is reused while it fits)
+    void *owned;       // the buffer packing allocated itself (NULL when the caller gave the memory)
+    size_t owned_bytes;
 } qg_packed;
 
-void qg_packed_free(qg_packed *p);   // accepts NULL or zeroed
+// Bytes of packed memory for B (K, N) of `kind` (64-byte aligned memory of that size can be passed to
+// the packing functions, e.g. from a per-step arena).
+size_t qg_pack_bytes(qg_kind kind, int K, int N);
+void qg_packed_free(qg_packed *p);   // frees an owned buffer; accepts NULL or zeroed
 
+// Packing writes into mem (qg_pack_bytes of it, 64-byte aligned) or, when mem is NULL, into a buffer
+// that p owns (grown when too small, reused otherwise).
 // B (K, N) = W^T for W (N, K) int8 row-major (ldw elements per row): lane (g, j) = W[j][4g .. 4g+3].
 // colcorr[j] = offset * sum_k W[j][k] (use offset 128 with A = x_q + 128).
-void qg_pack_s8_rows(qg_packed *p, const int8_t *w, int N, int K, int ldw, int offset);
+void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset);
 // B (K, N) = S (K, N) int8 row-major (lds per row), widened to 16 bits: lane (g, j) = (S[2g][j], S[2g+1][j]).
-void qg_pack_s8_pairs(qg_packed *p, const int8_t *s, int K, int N, int lds);
+void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, int lds);
 
 // C (M, N), ldc floats per row. rowscale: (M) or NULL for 1. accumulate: C += instead of C =.
 void qg_gemm(float *C, int ldc, const void *A, int lda, const qg_packed *B, int M, const float *rowscale, float alpha,
              int accumulate);
+// The same with A's 32-bit group (i, g) at byte (i * a_row + g * a_group) of A: a_group = 4 is row-major;
+// a_row = 4, a_group = 4 * M reads A stored group-major ((groups, M) lanes, e.g. two interleaved rows).
+void qg_gemm_strided(float *C, int ldc, const void *A, size_t a_row, size_t a_group, const qg_packed *B, int M,
+                     const float *rowscale, float alpha, int accumulate);
 
 qg_isa qg_best_isa(void);
 int qg_isa_supported(qg_isa isa);

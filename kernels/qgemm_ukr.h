@@ -16,7 +16,8 @@ typedef struct {
     float *C;
     int ldc;
     const uint8_t *A;      // first row of the tile
-    size_t lda;            // bytes per A row
+    size_t lda;            // bytes from one A row to the next
+    size_t ldg;            // bytes from one 32-bit group of an A row to the next (4 for row-major A)
     const int32_t *panel;  // (groups, QG_NR)
     const int32_t *colcorr;  // (QG_NR) for this panel
     const float *rowscale;   // first row of the tile, or NULL

@@ -8,7 +8,7 @@
 
 static inline int32_t a_lane(const qg_tile *t, int i, int g) {
     int32_t v;
-    memcpy(&v, t->A + (size_t)i * t->lda + 4 * (size_t)g, 4);
+    memcpy(&v, t->A + (size_t)i * t->lda + t->ldg * (size_t)g, 4);
     return v;
 }
 
@@ -20,7 +20,7 @@ typedef int32_t unaligned_i32 __attribute__((aligned(1), may_alias));
 
 #define ROW512(i, OP)                                                   \
     do {                                                                \
-        __m512i a = _mm512_set1_epi32(*(const unaligned_i32 *)(a##i + 4 * g)); \
+        __m512i a = _mm512_set1_epi32(*(const unaligned_i32 *)(a##i + ga)); \
         c##i##0 = OP(c##i##0, a, b0);                                   \
         c##i##1 = OP(c##i##1, a, b1);                                   \
         c##i##2 = OP(c##i##2, a, b2);                                   \
@@ -54,7 +54,8 @@ T512 void store512(const qg_tile *t, int i, __m512i c0, __m512i c1, __m512i c2, 
                 c23 = z, c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z,   \
                 c52 = z, c53 = z;                                                                               \
         const int32_t *pb = t->panel;                                                                           \
-        for (int g = 0; g < t->groups; g++, pb += QG_NR) {                                                      \
+        size_t ga = 0;                                                                                          \
+        for (int g = 0; g < t->groups; g++, pb += QG_NR, ga += t->ldg) {                                        \
             __m512i b0 = _mm512_load_si512(pb), b1 = _mm512_load_si512(pb + 16), b2 = _mm512_load_si512(pb + 32), \
                     b3 = _mm512_load_si512(pb + 48);                                                            \
             ROW512(0, OP);                                                                                      \

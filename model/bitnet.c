@@ -127,14 +127,13 @@ static ag_tensor *wrap_param(ag_ctx *ctx, const bn_model *m, const float *ptr, i
     return ag_wrap(ctx, (float *)ptr, grad, d1 ? 2 : 1, shape);
 }
 
-// One BitLinear projection of layer l on x (N, in) with its activation-quantized copy xq, plus LoRA.
-static ag_tensor *projection(ag_ctx *ctx, const bn_model *m, const bn_lora *lora, int l, int k, ag_tensor *x,
-                             ag_tensor *xq) {
+// One BitLinear projection of layer l on xq (the int8 copy of x (N, in)), plus LoRA on x.
+static ag_tensor *projection(ag_ctx *ctx, const bn_model *m, const bn_lora *lora, int l, int k, const ag_qact *xq) {
     int out, in;
     bn_linear_shape(&m->cfg, k, &out, &in);
     ag_tensor *w = wrap_param(ctx, m, m->layers[l].lin[k], out, in, !m->ternary);
-    ag_tensor *y = ag_bitlinear(ctx, xq, w, 1, m->ternary);
-    return lora ? bn_lora_apply(ctx, lora, l, k, y, x) : y;
+    ag_tensor *y = ag_bitlinear(ctx, xq, w, m->ternary);
+    return lora ? bn_lora_apply(ctx, lora, l, k, y, xq->x) : y;
 }
 
 ag_tensor *bn_forward(ag_ctx *ctx, const bn_model *m, const bn_lora *lora, const int *ids, int B, int T) {
@@ -147,25 +146,25 @@ ag_tensor *bn_forward(ag_ctx *ctx, const bn_model *m, const bn_lora *lora, const
         const bn_layer *ly = &m->layers[l];
         // attention: x + o_proj(attn_sub_norm(attn(rope(q), rope(k), v)))
         ag_tensor *h = ag_rmsnorm(ctx, x, wrap_param(ctx, m, ly->attn_norm, C, 0, 1), c->rms_norm_eps);
-        ag_tensor *hq = ag_act_quant(ctx, h);
-        ag_tensor *q = projection(ctx, m, lora, l, BN_Q, h, hq);
-        ag_tensor *k = projection(ctx, m, lora, l, BN_K, h, hq);
-        ag_tensor *v = projection(ctx, m, lora, l, BN_V, h, hq);
+        const ag_qact *hq = ag_quant_act(ctx, h);
+        ag_tensor *q = projection(ctx, m, lora, l, BN_Q, hq);
+        ag_tensor *k = projection(ctx, m, lora, l, BN_K, hq);
+        ag_tensor *v = projection(ctx, m, lora, l, BN_V, hq);
         int sq[4] = {B, T, H, D}, skv[4] = {B, T, Hkv, D}, s2[2] = {N, H * D};
         q = ag_rope(ctx, ag_view(ctx, q, 4, sq), c->rope_theta, 0);
         k = ag_rope(ctx, ag_view(ctx, k, 4, skv), c->rope_theta, 0);
         v = ag_view(ctx, v, 4, skv);
         ag_tensor *a = ag_view(ctx, ag_attention(ctx, q, k, v), 2, s2);
         a = ag_rmsnorm(ctx, a, wrap_param(ctx, m, ly->attn_sub_norm, C, 0, 1), c->rms_norm_eps);
-        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_O, a, ag_act_quant(ctx, a)));
+        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_O, ag_quant_act(ctx, a)));
         // feed-forward: x + down(ffn_sub_norm(act(gate(h)) * up(h)))
         h = ag_rmsnorm(ctx, x, wrap_param(ctx, m, ly->ffn_norm, C, 0, 1), c->rms_norm_eps);
-        hq = ag_act_quant(ctx, h);
-        ag_tensor *g = projection(ctx, m, lora, l, BN_GATE, h, hq);
-        ag_tensor *u = projection(ctx, m, lora, l, BN_UP, h, hq);
+        hq = ag_quant_act(ctx, h);
+        ag_tensor *g = projection(ctx, m, lora, l, BN_GATE, hq);
+        ag_tensor *u = projection(ctx, m, lora, l, BN_UP, hq);
         g = c->act == BN_ACT_RELU2 ? ag_relu2(ctx, g) : ag_silu(ctx, g);
         ag_tensor *f = ag_rmsnorm(ctx, ag_mul(ctx, g, u), wrap_param(ctx, m, ly->ffn_sub_norm, I, 0, 1), c->rms_norm_eps);
-        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_DOWN, f, ag_act_quant(ctx, f)));
+        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_DOWN, ag_quant_act(ctx, f)));
     }
     x = ag_rmsnorm(ctx, x, wrap_param(ctx, m, m->final_norm, C, 0, 1), c->rms_norm_eps);
     ag_tensor *head = wrap_param(ctx, m, m->lm_head, V, C, 1);

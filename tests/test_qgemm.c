@@ -58,7 +58,7 @@ static void one_case(qg_kind kind, int M, int N, int K, int accumulate, int with
             }
             corr[j] = offset * sum;
         }
-        qg_pack_s8_rows(&p, W, N, K, K, offset);
+        qg_pack_s8_rows(&p, NULL, W, N, K, K, offset);
     } else {   // S (K, N) int8, widened
         for (int k = 0; k < K; k++)
             for (int j = 0; j < N; j++) {
@@ -66,7 +66,7 @@ static void one_case(qg_kind kind, int M, int N, int K, int accumulate, int with
                 S[(size_t)k * N + j] = (int8_t)v;
                 Bi[(size_t)k * N + j] = v;
             }
-        qg_pack_s8_pairs(&p, S, K, N, N);
+        qg_pack_s8_pairs(&p, NULL, S, K, N, N);
     }
     for (size_t i = 0; i < (size_t)M * N; i++) C0[i] = rng_normal(r);
     memcpy(C1, C0, sizeof(float) * M * N);
