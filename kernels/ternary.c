@@ -1,0 +1,309 @@
+// ternary.c: activation quantization, the panel layout (conversions from the file formats), the scalar
+// micro-kernel and the threaded driver of kernels/ternary.h.
+#include "kernels/ternary.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/quants.h"
+#include "kernels/ternary_ukr.h"
+
+// ---------------------------------------------------------------------------------------------------
+// ISA selection
+
+int tk_isa_supported(tk_isa isa) {
+    switch (isa) {
+    case TK_ISA_SCALAR: return 1;
+    case TK_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    case TK_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512vnni");
+    default: return 0;
+    }
+}
+
+tk_isa tk_isa_best(void) {
+    if (tk_isa_supported(TK_ISA_AVX512)) return TK_ISA_AVX512;
+    if (tk_isa_supported(TK_ISA_AVX2)) return TK_ISA_AVX2;
+    return TK_ISA_SCALAR;
+}
+
+const char *tk_isa_name(tk_isa isa) {
+    static const char *names[TK_ISA_COUNT] = {"scalar", "avx2", "avx512-vnni"};
+    return (unsigned)isa < TK_ISA_COUNT ? names[isa] : "?";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Activations
+
+void tk_act_quantize(tk_act *a, const float *x, int N, int K) {
+    CHECK(N >= 0 && K > 0, "tk_act_quantize: %d x %d", N, K);
+    int ld = (K + 63) / 64 * 64, nb = (K + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK;
+    size_t qb = (size_t)N * ld, need = qb + (size_t)N * (2 + nb) * 4 + 64;
+    if (need > a->cap) {
+        free(a->mem);
+        a->mem = tr_alloc_aligned(need);
+        a->cap = need;
+    }
+    a->N = N, a->K = K, a->ld = ld, a->nb = nb;
+    a->q = a->mem;
+    a->s = (float *)((char *)a->mem + qb);
+    a->sum = (int32_t *)(a->s + N);
+    a->bsum = a->sum + N;
+    #pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * K;
+        int8_t *q = a->q + (size_t)n * ld;
+        float mx = 0.0f;
+        for (int k = 0; k < K; k++) mx = fmaxf(mx, fabsf(xr[k]));
+        float s = 127.0f / fmaxf(mx, 1e-5f);
+        int32_t total = 0;
+        for (int b = 0; b < nb; b++) {
+            int k1 = (b + 1) * TK_TQ_BLOCK < K ? (b + 1) * TK_TQ_BLOCK : K, bs = 0;
+            for (int k = b * TK_TQ_BLOCK; k < k1; k++) {
+                float v = fminf(fmaxf(rintf(xr[k] * s), -128.0f), 127.0f);
+                q[k] = (int8_t)v;
+                bs += q[k];
+            }
+            a->bsum[(size_t)n * nb + b] = bs;
+            total += bs;
+        }
+        memset(q + K, 0, (size_t)(ld - K));
+        a->s[n] = s;
+        a->sum[n] = total;
+    }
+}
+
+void tk_act_free(tk_act *a) {
+    if (!a) return;
+    free(a->mem);
+    memset(a, 0, sizeof(*a));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The panel layout
+
+static void mat_alloc(tk_mat *w, int M, int K, uint32_t type) {
+    CHECK(M > 0 && K > 0, "ternary matrix %d x %d", M, K);
+    memset(w, 0, sizeof(*w));
+    w->M = M, w->K = K, w->type = type;
+    w->groups = (K + 3) / 4;
+    w->panels = (M + TK_PANEL - 1) / TK_PANEL;
+    w->codes = tr_alloc_aligned((size_t)w->panels * w->groups * 64);
+}
+
+size_t tk_mat_bytes(const tk_mat *w) {
+    size_t nb = (size_t)(w->K + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK;
+    return (size_t)w->panels * w->groups * 64 + (w->bscale ? (size_t)w->M * nb * sizeof(float) : 0);
+}
+
+// Packs panel p from rows[r] (r < 64: int8 values of row 64p + r, K of them; NULL past M).
+static void pack_panel(tk_mat *w, int p, const int8_t *const *rows) {
+    uint8_t *out = w->codes + (size_t)p * w->groups * 64;
+    for (int g = 0; g < w->groups; g++)
+        for (int j = 0; j < 16; j++)
+            for (int e = 0; e < 4; e++) {
+                int k = 4 * g + e;
+                uint8_t byte = 0;
+                for (int s = 0; s < 4; s++) {
+                    const int8_t *row = rows[16 * s + j];
+                    int t = row && k < w->K ? row[k] : 0;
+                    CHECK(t >= -1 && t <= 1, "ternary value %d at row %d, column %d is not -1, 0 or +1", t, 64 * p + 16 * s + j, k);
+                    byte |= (uint8_t)((t + 1) << (2 * s));
+                }
+                out[(size_t)g * 64 + 4 * j + e] = byte;
+            }
+}
+
+void tk_mat_from_ternary(tk_mat *w, const int8_t *t, int M, int K, float scale) {
+    mat_alloc(w, M, K, GGUF_TYPE_I8);
+    w->scale = scale;
+    #pragma omp parallel for schedule(static) if ((size_t)M * K > 65536)
+    for (int p = 0; p < w->panels; p++) {
+        const int8_t *rows[TK_PANEL];
+        for (int r = 0; r < TK_PANEL; r++) rows[r] = 64 * p + r < M ? t + (size_t)(64 * p + r) * K : NULL;
+        pack_panel(w, p, rows);
+    }
+}
+
+void tk_mat_to_ternary(int8_t *t, const tk_mat *w) {
+    for (int m = 0; m < w->M; m++) {
+        const uint8_t *panel = w->codes + (size_t)(m / TK_PANEL) * w->groups * 64;
+        int s = (m % TK_PANEL) / 16, j = m % 16;
+        for (int k = 0; k < w->K; k++) t[(size_t)m * w->K + k] = (int8_t)((panel[(size_t)(k / 4) * 64 + 4 * j + k % 4] >> (2 * s)) & 3) - 1;
+    }
+}
+
+void tk_mat_free(tk_mat *w) {
+    if (!w) return;
+    free(w->codes);
+    free(w->bscale);
+    memset(w, 0, sizeof(*w));
+}
+
+// Unpacks rows [r0, r0 + n) of a file-format tensor into t (n, K) and their block scales into d (n, nb).
+static void unpack_rows(int8_t *t, float *d, const gguf_tensor *src, int r0, int n) {
+    int64_t K = src->ne[0], nb = K / TK_TQ_BLOCK;
+    for (int r = 0; r < n; r++) {
+        int8_t *tr = t + (size_t)r * K;
+        float *dr = d + (size_t)r * nb;
+        const uint8_t *p = src->data;
+        if (src->type == GGUF_TYPE_I2_S) tk_i2s_unpack(tr, p + (size_t)(r0 + r) * (size_t)(K / 4), K);
+        else if (src->type == GGUF_TYPE_TQ2_0) tk_tq2_0_unpack(tr, dr, (const tk_block_tq2_0 *)p + (size_t)(r0 + r) * nb, K);
+        else tk_tq1_0_unpack(tr, dr, (const tk_block_tq1_0 *)p + (size_t)(r0 + r) * nb, K);
+    }
+}
+
+int tk_mat_from_tensor(tk_mat *w, const gguf_tensor *t, const char *path, tr_err *err) {
+    memset(w, 0, sizeof(*w));
+    uint32_t ty = t->type;
+    if (ty != GGUF_TYPE_I2_S && ty != GGUF_TYPE_TQ2_0 && ty != GGUF_TYPE_TQ1_0)
+        return tr_fail(err, "%s: tensor '%s' is %s, want a ternary type (I2_S, TQ2_0 or TQ1_0)", path, t->name,
+                       gguf_type_name(ty) ? gguf_type_name(ty) : "?");
+    if (t->ne[2] != 1 || t->ne[3] != 1 || t->ne[0] <= 0 || t->ne[1] <= 0 || t->ne[0] > INT32_MAX / 8 || t->ne[1] > INT32_MAX / 8)
+        return tr_fail(err, "%s: tensor '%s' must be a non-empty 2-D matrix, got [%lld, %lld, %lld, %lld]", path, t->name,
+                       (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3]);
+    int K = (int)t->ne[0], M = (int)t->ne[1], nb = K / TK_TQ_BLOCK;
+    if (ty == GGUF_TYPE_I2_S && K % 128)
+        return tr_fail(err, "%s: tensor '%s' is I2_S with rows of %d elements, not a multiple of 128", path, t->name, K);
+    float scale = ty == GGUF_TYPE_I2_S ? tk_i2s_scale(t->data, (int64_t)M * K) : 0.0f;
+    if (!isfinite(scale)) return tr_fail(err, "%s: tensor '%s' has I2_S scale %g", path, t->name, scale);
+    mat_alloc(w, M, K, ty);
+    float *d = ty == GGUF_TYPE_I2_S ? NULL : tr_malloc(sizeof(float) * (size_t)M * nb);
+    #pragma omp parallel
+    {
+        int8_t *buf = tr_malloc((size_t)TK_PANEL * K);
+        float *dbuf = tr_malloc(sizeof(float) * (size_t)TK_PANEL * (nb ? nb : 1));
+        #pragma omp for schedule(static)
+        for (int p = 0; p < w->panels; p++) {
+            int r0 = p * TK_PANEL, n = M - r0 < TK_PANEL ? M - r0 : TK_PANEL;
+            const int8_t *rows[TK_PANEL];
+            unpack_rows(buf, dbuf, t, r0, n);
+            for (int r = 0; r < TK_PANEL; r++) rows[r] = r < n ? buf + (size_t)r * K : NULL;
+            pack_panel(w, p, rows);
+            if (d) memcpy(d + (size_t)r0 * nb, dbuf, sizeof(float) * (size_t)n * nb);
+        }
+        free(buf);
+        free(dbuf);
+    }
+    if (!d) {
+        w->scale = scale;
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)M * nb; i++)
+        if (!isfinite(d[i])) {
+            free(d);
+            tk_mat_free(w);
+            return tr_fail(err, "%s: tensor '%s' row %zu block %zu has scale %g", path, t->name, i / (size_t)nb, i % (size_t)nb, d[i]);
+        }
+    // One scale if every block holding a non-zero value has the same d (all-zero blocks do not matter).
+    int uniform = 1, have = 0;
+    for (size_t i = 0; i < (size_t)M * nb && uniform; i++) {
+        int m = (int)(i / (size_t)nb), b = (int)(i % (size_t)nb), s = (m % TK_PANEL) / 16, j = m % 16, nz = 0;
+        const uint8_t *panel = w->codes + (size_t)(m / TK_PANEL) * w->groups * 64;
+        for (int g = b * 64; g < (b + 1) * 64 && !nz; g++) {
+            uint32_t v;
+            memcpy(&v, panel + (size_t)g * 64 + 4 * j, 4);
+            nz = ((v >> (2 * s)) & 0x03030303u) != 0x01010101u;   // some code is not 1 (value 0)
+        }
+        if (!nz) continue;
+        if (!have) w->scale = d[i], have = 1;
+        else if (memcmp(&w->scale, &d[i], sizeof(float)) != 0) uniform = 0;
+    }
+    if (uniform) free(d);
+    else w->bscale = d, w->scale = 0.0f;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scalar micro-kernel (the reference the SIMD ones must equal)
+
+void tk_ukr_scalar(int32_t *acc, const uint8_t *panel, const int8_t *x, size_t ldx, int nr, int ng) {
+    for (int r = 0; r < nr; r++) {
+        const int8_t *xr = x + (size_t)r * ldx;
+        int32_t *a = acc + (size_t)r * TK_PANEL;
+        for (int m = 0; m < TK_PANEL; m++) a[m] = 0;
+        for (int g = 0; g < ng; g++) {
+            const uint8_t *blk = panel + (size_t)g * 64;
+            for (int s = 0; s < 4; s++)
+                for (int j = 0; j < 16; j++) {
+                    int32_t sum = 0;
+                    for (int e = 0; e < 4; e++) sum += ((blk[4 * j + e] >> (2 * s)) & 3) * xr[4 * g + e];
+                    a[16 * s + j] += sum;
+                }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Driver
+
+static int tile_rows(tk_isa isa) { return isa == TK_ISA_AVX512 ? 6 : 4; }
+
+static tk_ukr_fn *ukr_for(tk_isa isa) {
+    CHECK(tk_isa_supported(isa), "the %s path is not supported on this CPU", tk_isa_name(isa));
+    return isa == TK_ISA_AVX512 ? tk_ukr_avx512 : isa == TK_ISA_AVX2 ? tk_ukr_avx2 : tk_ukr_scalar;
+}
+
+// One tile: token rows [n0, n0 + nr) x panel p. Writes floats to y, or the raw sums to isum.
+static void run_tile(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_mat *w, tk_ukr_fn *ukr, int p, int n0, int nr) {
+    int32_t acc[TK_NR_MAX * TK_PANEL];
+    float accf[TK_NR_MAX * TK_PANEL];
+    int m0 = p * TK_PANEL, mc = w->M - m0 < TK_PANEL ? w->M - m0 : TK_PANEL;
+    const uint8_t *panel = w->codes + (size_t)p * w->groups * 64;
+    const int8_t *xq = x->q + (size_t)n0 * x->ld;
+    if (isum || !w->bscale) {
+        ukr(acc, panel, xq, (size_t)x->ld, nr, w->groups);
+        for (int r = 0; r < nr; r++) {
+            int n = n0 + r;
+            const int32_t *a = acc + (size_t)r * TK_PANEL;
+            if (isum) {
+                for (int m = 0; m < mc; m++) isum[(size_t)n * w->M + m0 + m] = a[m] - x->sum[n];
+                continue;
+            }
+            float f = w->scale / x->s[n];
+            float *yr = y + (size_t)n * ldy + m0;
+            for (int m = 0; m < mc; m++) yr[m] = (float)(a[m] - x->sum[n]) * f;
+        }
+        return;
+    }
+    int nb = x->nb;
+    for (int i = 0; i < nr * TK_PANEL; i++) accf[i] = 0.0f;
+    for (int b = 0; b < nb; b++) {   // per-block scales: one integer sum per 256-block, combined in order
+        ukr(acc, panel + (size_t)b * 64 * 64, xq + b * TK_TQ_BLOCK, (size_t)x->ld, nr, 64);
+        for (int r = 0; r < nr; r++) {
+            int32_t bs = x->bsum[(size_t)(n0 + r) * nb + b];
+            for (int m = 0; m < mc; m++)
+                accf[r * TK_PANEL + m] += (float)(acc[r * TK_PANEL + m] - bs) * w->bscale[(size_t)(m0 + m) * nb + b];
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        float inv = 1.0f / x->s[n0 + r], *yr = y + (size_t)(n0 + r) * ldy + m0;
+        for (int m = 0; m < mc; m++) yr[m] = accf[r * TK_PANEL + m] * inv;
+    }
+}
+
+static void matmul(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_mat *w, tk_isa isa) {
+    CHECK(x->K == w->K, "ternary product: activations have %d features, the matrix rows %d", x->K, w->K);
+    CHECK(!y || ldy >= w->M, "ternary product: ldy %d < M %d", ldy, w->M);
+    CHECK(!w->bscale || w->K % TK_TQ_BLOCK == 0, "per-block scales need K a multiple of 256");
+    if (x->N <= 0) return;
+    tk_ukr_fn *ukr = ukr_for(isa);
+    int mr = tile_rows(isa), row_tiles = (x->N + mr - 1) / mr, tiles = w->panels * row_tiles;
+    double work = (double)x->N * w->M * w->K;
+    // Panels outer: each thread keeps its panels in cache while it sweeps the token rows.
+    #pragma omp parallel for schedule(static) if (work > 2e5 && tiles > 1)
+    for (int t = 0; t < tiles; t++) {
+        int p = t / row_tiles, n0 = (t % row_tiles) * mr;
+        run_tile(y, ldy, isum, x, w, ukr, p, n0, x->N - n0 < mr ? x->N - n0 : mr);
+    }
+}
+
+void tk_matmul(float *y, int ldy, const tk_act *x, const tk_mat *w, tk_isa isa) { matmul(y, ldy, NULL, x, w, isa); }
+
+void tk_matmul_i32(int32_t *isum, const tk_act *x, const tk_mat *w, tk_isa isa) {
+    CHECK(!w->bscale, "tk_matmul_i32 needs a matrix with one scale");
+    matmul(NULL, 0, isum, x, w, isa);
+}
