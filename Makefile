@@ -10,6 +10,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Werror -Wno-format-tru
 LDFLAGS += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -L$(HDF5_LIB)
 LDLIBS  += -lopenblas -lhdf5 -lzstd -lpcre2-8 -lcjson -lm
 BUILD   ?= build
+TRIT_BIN ?= trit
 
 # Layers, bottom up; a folder includes only folders before it in this list (tests/layers.sh checks).
 LIB_DIRS = common kernels autograd model data train export eval
@@ -26,7 +27,7 @@ DEB_PKGS = gcc make libopenblas-openmp-dev libhdf5-dev libzstd-dev libcjson-dev 
            python3-numpy python3-torch python3-h5py
 
 .PHONY: all deps npm-deps test asan bench demo clean
-all: trit
+all: $(TRIT_BIN)
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -54,7 +55,7 @@ $(LIBTRIT): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-trit: $(CLI_OBJ) $(LIBTRIT)
+$(TRIT_BIN): $(CLI_OBJ) $(LIBTRIT)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBTRIT) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/harness.o $(LIBTRIT)
@@ -65,26 +66,28 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBTRIT)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBTRIT) $(LDLIBS)
 
-test: trit $(TEST_BIN)
-	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} tests/run.sh
+test: $(TRIT_BIN) $(TEST_BIN)
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} BUILD=$(BUILD) TRIT=./$(TRIT_BIN) tests/run.sh
 
-# The suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder.
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder (build-asan/, with
+# its own build-asan/trit), so it never touches the regular build.
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" TRIT_BIN=build-asan/trit test-asan
+	$(MAKE) BUILD=build-asan TRIT_BIN=build-asan/trit \
+	  OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" test
 
-test-asan: trit $(TEST_BIN)
-	@cp trit $(BUILD)/trit-asan
-	@ASAN_OPTIONS=detect_leaks=1 BUILD=$(BUILD) tests/run.sh
-
-bench: trit $(BENCH_BIN)
+bench: $(TRIT_BIN) $(BENCH_BIN)
 	@bench/run.sh
 
-demo: deps trit
-	@echo "make demo: training arrives with the training issue; today: trit help and a gradient of the golden tiny model"
-	./trit help
-	./trit grad --model tests/golden/hf-tiny-bitnet/latent --batch tests/golden/hf-tiny-bitnet/batch.safetensors --out $(BUILD)/demo-grad.safetensors
-	./trit info $(BUILD)/demo-grad.safetensors
+# The demo: a byte tokenizer and shards of the bundled tinyshakespeare, then configs/shakespeare-char.json
+# (nanoGPT's shakespeare-char CPU recipe with a BitNet b1.58; a few minutes on 2 cores; it writes to
+# build/demo/run: checkpoints, metrics.jsonl, loss.svg), then samples from the trained model.
+demo: deps $(TRIT_BIN)
+	@mkdir -p build/demo && rm -rf build/demo/shards build/demo/run
+	./trit tokenizer train --vocab 256 --out build/demo/tokenizer.json data/corpus/tinyshakespeare.txt
+	./trit shard --tokenizer build/demo/tokenizer.json --out build/demo/shards --val-fraction 0.1 data/corpus/tinyshakespeare.txt
+	./trit train configs/shakespeare-char.json
+	./trit sample build/demo/run --prompt "ROMEO:" -n 400 --temp 0.8 --seed 1
 
 clean:
 	rm -rf build build-asan trit

@@ -14,13 +14,18 @@ typedef struct {
 static const command commands[] = {
     {"grad", cmd_grad, "forward + backward of a Hugging Face BitNet checkpoint on a batch: logits, loss, gradients"},
     {"info", cmd_info, "list the tensors, dtypes and shapes of a safetensors file or checkpoint folder"},
+    {"train", cmd_train, "train a BitNet b1.58 model from scratch on token shards (run config JSON), or resume"},
+    {"sample", cmd_sample, "generate text with a training checkpoint (.h5) to try a freshly trained model"},
+    {"tokenizer", cmd_tokenizer, "train a byte-level BPE tokenizer.json on text; encode, decode, info"},
+    {"tokenize", cmd_tokenize, "JSONL texts -> JSONL token ids with a tokenizer.json (Hugging Face BPE)"},
+    {"shard", cmd_shard, "text (.txt, .jsonl) -> zstd token shards with a train/val split; --verify shards"},
 };
 
 static void usage(FILE *out) {
     fprintf(out, "trit: train, fine-tune, export and run BitNet b1.58 models\n\nusage: trit <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-8s %s\n", "help", "this message; `trit CMD --help` for one command");
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-10s %s\n", "help", "this message; `trit CMD --help` for one command");
 }
 
 int cli_error(const char *cmd, const char *fmt, ...) {

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test binary (build/tests/test_*) and script (tests/e2e_*.sh) from the repository root,
+# Runs every test binary ($BUILD/tests/test_*, BUILD defaults to build) and script (tests/e2e_*.sh) from the
+# repository root, with TRIT (default ./trit) naming the trit binary under test,
 # counts their PASS/FAIL lines and ends with "N passed, N failed". A binary or script that exits
 # non-zero without printing a FAIL line (a crash, a sanitizer report) counts as one failure.
 # Usage: tests/run.sh [FILTER]   (runs only the tests whose name contains FILTER)
 set -u
 cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export TRIT=${TRIT:-./trit}
 pass=0; fail=0
-logdir=build/test-logs; mkdir -p "$logdir"
-for t in build/tests/test_* tests/e2e_*.sh; do
+logdir=$BUILD/test-logs; mkdir -p "$logdir"
+for t in "$BUILD"/tests/test_* tests/e2e_*.sh; do
   [ -e "$t" ] || continue
   name=$(basename "$t")
   case "$name" in *.o|*.d) continue;; esac
