@@ -329,6 +329,13 @@ int tok_load(tok_tokenizer **out, const char *path, tr_err *err) {
     *out = NULL;
     cJSON *root = json_load(path, err);
     if (!root) return -1;
+    int rc = tok_load_root(out, root, path, 1, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int tok_load_root(tok_tokenizer **out, const cJSON *root, const char *path, int read_config, tr_err *err) {
+    *out = NULL;
     tok_tokenizer *t = tr_calloc(1, sizeof(*t));
     t->path = tr_strdup(path);
     t->bos = t->eos = t->unk_id = -1;
@@ -352,9 +359,8 @@ int tok_load(tok_tokenizer **out, const char *path, tr_err *err) {
         load_model_flags(t, model, path, err) || load_pipeline(t, root, path, err))
         goto done;
     index_decode(t);
-    rc = tok_load_meta(t, root, err);
+    rc = tok_load_meta(t, root, read_config, err);
 done:
-    cJSON_Delete(root);
     if (rc) tok_free(t);
     else *out = t;
     return rc;

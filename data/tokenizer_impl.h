@@ -151,7 +151,11 @@ struct tok_tokenizer {
     char *chat_template;
 };
 
-// bos, eos and the chat template from the file, its post_processor and tokenizer_config.json beside it.
-int tok_load_meta(tok_tokenizer *t, const cJSON *root, tr_err *err);   // tokenizer_meta.c
+// bos, eos and the chat template from the file, its post_processor and (with_config) tokenizer_config.json
+// beside it.
+int tok_load_meta(tok_tokenizer *t, const cJSON *root, int with_config, tr_err *err);   // tokenizer_meta.c
+// A tokenizer from a parsed tokenizer.json (path names it in messages; read_config: look for
+// tokenizer_config.json beside path). tok_load is json_load + this.
+int tok_load_root(tok_tokenizer **out, const cJSON *root, const char *path, int read_config, tr_err *err);
 
 #endif

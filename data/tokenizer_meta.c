@@ -66,9 +66,9 @@ static int read_config(tok_tokenizer *t, int32_t *bos, int32_t *eos, tr_err *err
     return 0;
 }
 
-int tok_load_meta(tok_tokenizer *t, const cJSON *root, tr_err *err) {
+int tok_load_meta(tok_tokenizer *t, const cJSON *root, int with_config, tr_err *err) {
     int32_t cfg_bos = -1, cfg_eos = -1, pp_bos = -1, pp_eos = -1;
-    if (read_config(t, &cfg_bos, &cfg_eos, err)) return -1;
+    if (with_config && read_config(t, &cfg_bos, &cfg_eos, err)) return -1;
     from_post_processor(t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), &pp_bos, &pp_eos);
     int32_t named_bos = tok_find(t, "<|begin_of_text|>"), named_eos = tok_find(t, "<|end_of_text|>");
     t->bos = named_bos >= 0 ? named_bos : cfg_bos >= 0 ? cfg_bos : pp_bos;
