@@ -5,6 +5,11 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_grad(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_shard(int argc, char **argv);
 
 // Shared helpers (cli/main.c).
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));   // returns 1
