@@ -85,7 +85,7 @@ bench: $(TRIT_BIN) $(BENCH_BIN)
 demo: deps $(TRIT_BIN)
 	@mkdir -p build/demo && rm -rf build/demo/shards build/demo/run
 	./trit tokenizer train --vocab 256 --out build/demo/tokenizer.json data/corpus/tinyshakespeare.txt
-	./trit shard --tokenizer build/demo/tokenizer.json --out build/demo/shards --val-fraction 0.1 data/corpus/tinyshakespeare.txt
+	./trit shard --tokenizer build/demo/tokenizer.json --out build/demo/shards --val-fraction 0.1 --doc-per-file data/corpus/tinyshakespeare.txt
 	./trit train configs/shakespeare-char.json
 	./trit sample build/demo/run --prompt "ROMEO:" -n 400 --temp 0.8 --seed 1
 
