@@ -6,8 +6,9 @@ HDF5_INC = /usr/include/hdf5/serial
 HDF5_LIB = /usr/lib/x86_64-linux-gnu/hdf5/serial
 OPT     ?= -O2 -march=native
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BLAS_INC) -I$(HDF5_INC) -MMD -MP
-LDFLAGS += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -L$(HDF5_LIB)
+SAN     ?=
+CFLAGS  += $(SAN) -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BLAS_INC) -I$(HDF5_INC) -MMD -MP
+LDFLAGS += $(SAN) -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -L$(HDF5_LIB)
 LDLIBS  += -lopenblas -lhdf5 -lzstd -lpcre2-8 -lcjson -lm
 BUILD   ?= build
 TRIT_BIN ?= trit
@@ -72,9 +73,8 @@ test: $(TRIT_BIN) $(TEST_BIN)
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder (build-asan/, with
 # its own build-asan/trit), so it never touches the regular build.
 asan:
-	$(MAKE) BUILD=build-asan TRIT_BIN=build-asan/trit \
-	  OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" test
+	$(MAKE) BUILD=build-asan TRIT_BIN=build-asan/trit OPT="-O1 -march=native -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
 bench: $(TRIT_BIN) $(BENCH_BIN)
 	@bench/run.sh

@@ -82,7 +82,7 @@ static int parse_args(sample_args *a, int argc, char **argv) {
     return 0;
 }
 
-// The tokenizer stored in the checkpoint, loaded through a private temporary folder (tok_load reads files).
+// The tokenizer stored in the checkpoint.
 static int load_stored_tokenizer(tok_tokenizer **tok, const char *ckpt, tr_err *err) {
     hid_t f = h5_open(ckpt, err);
     if (f < 0) return -1;
@@ -93,28 +93,11 @@ static int load_stored_tokenizer(tok_tokenizer **tok, const char *ckpt, tr_err *
     else rc = h5_read_text(f, "/tokenizer/tokenizer.json", &text, ckpt, err);
     h5_close(f);
     if (rc) return -1;
-    const char *base = getenv("TMPDIR");
-    char dir[4096], file[4200];
-    snprintf(dir, sizeof(dir), "%s/trit-sample-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir)) {
-        free(text);
-        return tr_fail(err, "%s: cannot create a temporary folder", dir);
-    }
-    snprintf(file, sizeof(file), "%s/tokenizer.json", dir);
-    FILE *fp = fopen(file, "wb");
-    size_t n = strlen(text);
-    rc = !fp || fwrite(text, 1, n, fp) != n;
-    if (fp && fclose(fp)) rc = 1;
+    char label[4200];
+    snprintf(label, sizeof(label), "%s: /tokenizer/tokenizer.json", ckpt);
+    rc = tok_load_text(tok, text, strlen(text), label, err);
     free(text);
-    if (rc) tr_fail(err, "%s: cannot write the checkpoint's tokenizer", file);
-    else if (tok_load(tok, file, err)) {
-        char msg[sizeof(err->msg)];
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        rc = tr_fail(err, "%s: /tokenizer/tokenizer.json: %s", ckpt, msg);
-    }
-    unlink(file);
-    rmdir(dir);
-    return rc ? -1 : 0;
+    return rc;
 }
 
 static int emit(int32_t id, void *ud) {

@@ -334,6 +334,16 @@ int tok_load(tok_tokenizer **out, const char *path, tr_err *err) {
     return rc;
 }
 
+int tok_load_text(tok_tokenizer **out, const char *json, size_t len, const char *label, tr_err *err) {
+    *out = NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!root) return tr_fail(err, "%s: malformed JSON near byte %zu", label, end ? (size_t)(end - json) : (size_t)0);
+    int rc = tok_load_root(out, root, label, 0, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
 int tok_load_root(tok_tokenizer **out, const cJSON *root, const char *path, int read_config, tr_err *err) {
     *out = NULL;
     tok_tokenizer *t = tr_calloc(1, sizeof(*t));

@@ -25,6 +25,9 @@ void tok_ids_free(tok_ids *v);
 
 // Errors name the file: "PATH: merge 17 'a b' names a token that is not in the vocabulary".
 int tok_load(tok_tokenizer **out, const char *path, tr_err *err);
+// The same from the text of a tokenizer.json held in memory (e.g. stored in a checkpoint); label names it
+// in messages. No tokenizer_config.json is looked for.
+int tok_load_text(tok_tokenizer **out, const char *json, size_t len, const char *label, tr_err *err);
 void tok_free(tok_tokenizer *t);   // accepts NULL
 
 int tok_vocab_size(const tok_tokenizer *t);   // largest id + 1 (vocab and added tokens)
