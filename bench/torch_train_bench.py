@@ -10,8 +10,9 @@ of Hugging Face's BitNetForCausalLM with online quantization-aware training (aut
 activations and absmean ternary weights, straight-through gradients), i.e. what trit's `train` does.
 
 Cases:
-  train_small  a 4-layer BitNet: hidden 128, 4 heads, 4 KV heads, intermediate 344, vocab 65, relu2, tied
-               embeddings; B=12, T=64, cross-entropy loss on random tokens.
+  train_small  the shakespeare-char BitNet of configs/shakespeare-char-model.json (4 layers, hidden 128, 4 heads,
+               4 KV heads, intermediate 344, byte vocabulary, relu2, tied embeddings); B=12, T=64,
+               cross-entropy loss on random tokens.
   block_2b4t   ONE decoder block of the 2B4T shape (hidden 2560, intermediate 6912, 20 heads, 5 KV heads,
                relu2) with both of its norms and both sub-norms, on a random float input x (B=1, T=256, 2560)
                that requires grad (as a block in the middle of the network: dx is computed too), loss =
@@ -29,7 +30,7 @@ The first term is the usual 2 (multiply-add) x 3 (forward, grad wrt input, grad 
 token. The second is attention: QK^T and AV (2 matmuls) at 2 flops per multiply-add, times 3 for forward plus
 backward, over the full T x T score matrix (the causal halving is ignored). Quantizers, norms, RoPE, softmax and
 the activation are not counted.
-  train_small: linear weights 4 * (4*128*128 + 3*128*344) + 65*128 = 798,848; tokens 768.
+  train_small: linear weights 4 * (4*128*128 + 3*128*344) + V*128 (V = 259: 823,680); tokens 768.
   block_2b4t : linear weights 2*2560*2560 + 2*640*2560 + 3*2560*6912 = 69,468,160; tokens 256.
 """
 
@@ -56,9 +57,9 @@ def n_linear(cfg, lm_head=True):
 
 
 def case_train_small():
-    cfg = bt.BitNetConfig(vocab_size=65, hidden_size=128, intermediate_size=344, num_hidden_layers=4,
-                          num_attention_heads=4, num_key_value_heads=4, hidden_act="relu2", rms_norm_eps=1e-5,
-                          rope_theta=500000.0, tie_word_embeddings=True)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    with open(os.path.join(root, "configs", "shakespeare-char-model.json")) as f:
+        cfg = bt.BitNetConfig(**json.load(f))
     B, T = 12, 64
     g = torch.Generator().manual_seed(0)
     model = bt.BitNetForCausalLM(cfg).init_weights(g)

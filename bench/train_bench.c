@@ -1,6 +1,7 @@
 // train_bench.c: forward+backward throughput of the BitNet training graph, and the OpenBLAS sgemm peak.
 // Prints one JSON line per figure. Cases match bench/torch_train_bench.py:
-//   small: 4 layers, 128 wide, 4 heads / 4 KV heads, intermediate 344, vocab 65, relu2, tied; B=12, T=64
+//   small: configs/shakespeare-char-model.json (4 layers, 128 wide, 4 heads / 4 KV heads, intermediate 344,
+//          byte vocabulary 259, relu2, tied); B=12, T=64 (run from the repository root)
 //   block: one 2B4T-sized decoder layer (2560 wide, 6912 intermediate, 20 heads / 5 KV heads, relu2,
 //          vocab 256, tied) at B=1, T=256
 // Usage: train_bench [--case small|block|sgemm|all] [--iters N]
@@ -13,6 +14,7 @@
 
 #include "common/rng.h"
 #include "model/bitnet.h"
+#include "model/config.h"
 
 static double now(void) {
     struct timespec ts;
@@ -84,10 +86,13 @@ int main(int argc, char **argv) {
     if (iters < 1) iters = 1;
     int all = !strcmp(which, "all");
     if (all || !strcmp(which, "sgemm")) bench_sgemm(1024, 5);
-    if (all || !strcmp(which, "small")) {
-        bn_config c = {.vocab_size = 65, .hidden_size = 128, .intermediate_size = 344, .n_layers = 4, .n_heads = 4,
-                       .n_kv_heads = 4, .head_dim = 32, .max_pos = 64, .act = BN_ACT_RELU2, .rms_norm_eps = 1e-5f,
-                       .rope_theta = 10000, .tie_embeddings = 1, .bos_id = -1, .eos_id = -1};
+    if (all || !strcmp(which, "small")) {   // the shakespeare-char model (configs/shakespeare-char.json)
+        bn_config c;
+        tr_err err;
+        if (bn_config_load(&c, "configs/shakespeare-char-model.json", &err)) {
+            fprintf(stderr, "train_bench: %s\n", err.msg);
+            return 1;
+        }
         bench_model("train_small", &c, 12, 64, iters * 3);
     }
     if (all || !strcmp(which, "block")) {
