@@ -104,6 +104,11 @@ ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_te
 // LoRA branch: y + scale * (x @ A^T) @ B^T with x unquantized; A (r, in), B (out, r).
 ag_tensor *ag_lora_add(ag_ctx *ctx, ag_tensor *y, ag_tensor *x, ag_tensor *a, ag_tensor *b, float scale);
 
+// Ternary codes of w (n floats) into t and returns the scale s_w with W_q = t * s_w: for latent weights the
+// absmean quantizer of ag_weight_quant (s = 1 / mean|w|, t = clamp(round(w s), -1, 1), s_w = 1 / s); for
+// stored ternary weights (already t * s_w, used as stored) s_w = max|w| (1e-5 for all zeros), t = sign(w).
+float ag_ternarize(int8_t *t, const float *w, size_t n, int w_is_ternary);
+
 // Scalar helpers shared with kernels and tests.
 float ag_absmean(const float *w, size_t n);              // mean |w| (double accumulation), clamped to 1e-5
 void ag_act_quant_row(float *y, const float *x, int n);  // y = fake-quantized x (one row)

@@ -52,17 +52,14 @@ ag_tensor *ag_act_quant(ag_ctx *ctx, ag_tensor *x) {
     return y;
 }
 
-// Ternary codes of w (n floats) into t and the scale s_w with w_q = t * s_w. Latent weights: absmean
-// (s = 1 / mean|w|, t = clamp(round(w s), -1, 1), s_w = 1 / s). Stored ternary weights (already t * s_w,
-// used as stored): s_w = max|w|, t = sign(w).
-static float ternarize(int8_t *restrict t, const float *restrict w, size_t n, int w_is_ternary) {
+float ag_ternarize(int8_t *restrict t, const float *restrict w, size_t n, int w_is_ternary) {
     if (w_is_ternary) {
         float mx = 0.0f;
         #pragma omp parallel for simd reduction(max : mx) if (n > 16384)
         for (size_t i = 0; i < n; i++) mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
         #pragma omp parallel for simd if (n > 16384)
         for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] > 0) - (w[i] < 0));
-        return mx;
+        return mx > 0 ? mx : 1e-5f;
     }
     float s = 1.0f / ag_absmean(w, n);
     // clamp(round_half_even(v), -1, 1) is 1 exactly when v > 0.5 and -1 when v < -0.5.
@@ -74,7 +71,7 @@ static float ternarize(int8_t *restrict t, const float *restrict w, size_t n, in
 ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w) {
     ag_tensor *y = ag_new(ctx, w->ndim, w->shape, 0);
     int8_t *t = arena_alloc(&ctx->mem, w->n + 1);
-    float sw = ternarize(t, w->data, w->n, 0);
+    float sw = ag_ternarize(t, w->data, w->n, 0);
     for (size_t i = 0; i < w->n; i++) y->data[i] = t[i] * sw;
     y->grad = ctx->grad_enabled ? w->grad : NULL;   // straight-through
     return y;
@@ -205,7 +202,7 @@ ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_te
     s->x = x;
     s->mem = &ctx->mem;
     s->t = arena_alloc(&ctx->mem, (size_t)M * K + 1);
-    s->sw = ternarize(s->t, w->data, (size_t)M * K, w_is_ternary);
+    s->sw = ag_ternarize(s->t, w->data, (size_t)M * K, w_is_ternary);
     qg_packed p = {0};
     qg_pack_s8_rows(&p, arena_alloc(&ctx->mem, qg_pack_bytes(QG_U8S8, K, M)), s->t, M, K, K, 128);
     int shape[AG_MAX_DIMS];

@@ -114,7 +114,7 @@ static int load_tokenizer(tok_tokenizer **tok, char **json, const export_args *a
         return 0;
     }
     if (s->tokenizer_json) {
-        if (gguf && ex_tokenizer_from_text(tok, s->tokenizer_json, s->path, err)) return -1;
+        if (gguf && tok_load_text(tok, s->tokenizer_json, strlen(s->tokenizer_json), s->path, err)) return -1;
         if (!gguf) *json = tr_strdup(s->tokenizer_json);
         return 0;
     }

@@ -79,10 +79,7 @@ int ex_gguf_tokenizer(gguf_writer *w, const tok_tokenizer *tok, int vocab_size, 
 // ---------------------------------------------------------------------------------------------------
 // Quantization and packing
 
-// Ternary codes t (n) of w (n) and the scale: absmean for latent weights, sign / max|w| for stored ternary
-// values (w_is_ternary). An all-zero tensor gets scale 1e-5 (the absmean clamp). Same as training.
-float ex_ternarize(int8_t *t, const float *w, size_t n, int w_is_ternary);
-
+// Ternary codes come from ag_ternarize (autograd/ag.h), training's own quantizer.
 // Bytes of one linear of `rows` x `cols` in `type`, and its packing from t (rows * cols) and scale.
 size_t ex_linear_nbytes(ex_type type, int rows, int cols);
 void ex_pack_linear(void *dst, ex_type type, const int8_t *t, int rows, int cols, float scale);
@@ -151,8 +148,6 @@ void ex_source_free(ex_source *s);   // accepts a zeroed source
 // A whole file as a NUL-terminated string (free it), or NULL with errno set.
 char *ex_read_text(const char *path);
 
-// Loads a tokenizer from tokenizer.json text (through a private temporary file); `what` names it in errors.
-int ex_tokenizer_from_text(tok_tokenizer **out, const char *json, const char *what, tr_err *err);
 
 // Reads a BitNet GGUF (arch bitnet, bitnet-b1.58 or bitnet-25, ternary linears of any type ex_read_ternary
 // takes; embeddings F32/F16/BF16/Q8_0) into m as a ternary model (m->ternary = 1). The config comes from

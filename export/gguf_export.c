@@ -1,6 +1,7 @@
 // gguf_export.c: a bn_model -> one GGUF file (llama.cpp / bitnet.cpp naming, ternary linears packed).
 #include <stdlib.h>
 
+#include "autograd/ag.h"
 #include "export/export.h"
 
 int ex_write_gguf(const bn_model *m, const tok_tokenizer *tok, const ex_gguf_opts *o, const char *path,
@@ -28,7 +29,7 @@ int ex_write_gguf(const bn_model *m, const tok_tokenizer *tok, const ex_gguf_opt
         if (p->kind == EX_T_NORM) {
             gguf_add_tensor(w, p->name, GGUF_TYPE_F32, 1, ne, x);
         } else if (p->kind == EX_T_LINEAR) {
-            float scale = ex_ternarize(t, x, (size_t)p->rows * p->cols, m->ternary);
+            float scale = ag_ternarize(t, x, (size_t)p->rows * p->cols, m->ternary);
             bufs[i] = tr_malloc(ex_linear_nbytes(o->type, p->rows, p->cols));
             ex_pack_linear(bufs[i], o->type, t, p->rows, p->cols, scale);
             gguf_add_tensor(w, p->name, ex_type_ggml(o->type), 2, ne, bufs[i]);

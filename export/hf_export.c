@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/f16.h"
+#include "autograd/ag.h"
 #include "export/export.h"
 
 // The files an export writes; an existing destination holding only these is a previous export.
@@ -122,7 +123,7 @@ int ex_write_hf(const bn_model *m, const char *tokenizer_json, ex_hf_layout layo
         }
         int8_t *t = tr_malloc(cnt);
         float *scale = tr_malloc(sizeof(float));
-        *scale = ex_ternarize(t, x, cnt, m->ternary);
+        *scale = ag_ternarize(t, x, cnt, m->ternary);
         int64_t pshape[2] = {(p->rows + 3) / 4, p->cols}, one = 1;
         bufs[2 * i] = tr_malloc((size_t)pshape[0] * p->cols);
         ex_pack_hf(bufs[2 * i], t, p->rows, p->cols);

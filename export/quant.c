@@ -9,23 +9,6 @@
 #include "export/export.h"
 #include "kernels/quants.h"
 
-float ex_ternarize(int8_t *t, const float *w, size_t n, int w_is_ternary) {
-    if (w_is_ternary) {
-        float mx = 0.0f;
-        #pragma omp parallel for simd reduction(max : mx) if (n > 16384)
-        for (size_t i = 0; i < n; i++) mx = fmaxf(mx, fabsf(w[i]));
-        #pragma omp parallel for simd if (n > 16384)
-        for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] > 0) - (w[i] < 0));
-        return mx > 0 ? mx : 1e-5f;
-    }
-    // Exactly autograd/bitlinear.c's ternarize: s = 1 / absmean, t = clamp(round_half_even(w s), -1, 1),
-    // which is +1 exactly when w s > 0.5; the scale is 1 / s (not always bit-equal to the absmean).
-    float s = 1.0f / ag_absmean(w, n);
-    #pragma omp parallel for simd if (n > 16384)
-    for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] * s > 0.5f) - (w[i] * s < -0.5f));
-    return 1.0f / s;
-}
-
 size_t ex_linear_nbytes(ex_type type, int rows, int cols) {
     int64_t n = (int64_t)rows * cols;
     switch (type) {

@@ -106,27 +106,3 @@ void ex_source_free(ex_source *s) {
     memset(s, 0, sizeof(*s));
 }
 
-int ex_tokenizer_from_text(tok_tokenizer **out, const char *json, const char *what, tr_err *err) {
-    *out = NULL;
-    const char *base = getenv("TMPDIR");
-    char dir[4096], file[4200];
-    snprintf(dir, sizeof(dir), "%s/trit-export-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir)) return tr_fail(err, "%s: cannot create a temporary folder: %s", dir, strerror(errno));
-    snprintf(file, sizeof(file), "%s/tokenizer.json", dir);
-    FILE *fp = fopen(file, "wb");
-    size_t n = strlen(json);
-    int bad = !fp || fwrite(json, 1, n, fp) != n;
-    if (fp && fclose(fp)) bad = 1;
-    int rc = 0;
-    if (bad) rc = tr_fail(err, "%s: cannot write a temporary copy of the tokenizer", file);
-    else if (tok_load(out, file, err)) {
-        // Name the source, not the temporary file: "CKPT: tokenizer.json: problem".
-        char msg[sizeof(err->msg)];
-        const char *rest = strncmp(err->msg, file, strlen(file)) ? err->msg : err->msg + strlen(file);
-        snprintf(msg, sizeof(msg), "%s", rest[0] == ':' ? rest + 2 : rest);
-        rc = tr_fail(err, "%s: %s", what, msg);
-    }
-    unlink(file);
-    rmdir(dir);
-    return rc;
-}

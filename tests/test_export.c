@@ -11,6 +11,7 @@
 
 #include "common/f16.h"
 #include "data/bpe_train.h"
+#include "autograd/ag.h"
 #include "export/export.h"
 #include "harness.h"
 #include "kernels/quants.h"
@@ -66,7 +67,7 @@ static int compare_linears(const bn_model *m, const char *path, ex_type type, co
         if (plan[i].kind != EX_T_LINEAR) continue;
         size_t cnt = (size_t)plan[i].rows * plan[i].cols;
         int8_t *want = malloc(cnt), *got = malloc(cnt);
-        float sw = ex_ternarize(want, ex_param(m, &plan[i]), cnt, m->ternary), sg = 0;
+        float sw = ag_ternarize(want, ex_param(m, &plan[i]), cnt, m->ternary), sg = 0;
         const gguf_tensor *x = gguf_find_tensor(g, plan[i].name);
         int ok = x && x->type == ex_type_ggml(type) && x->ne[0] == plan[i].cols && x->ne[1] == plan[i].rows &&
                  ex_read_ternary(got, &sg, g, x, &err) == 0 && !memcmp(want, got, cnt) && sg == round_scale(type, sw);
@@ -90,7 +91,7 @@ static void test_quantizer(void) {
     ag_tensor *w = ag_wrap(&ctx, m.layers[0].lin[BN_GATE], NULL, 2, shape);
     ag_tensor *q = ag_weight_quant(&ctx, w);
     int8_t *t = malloc((size_t)w->n);
-    float s = ex_ternarize(t, w->data, w->n, 0);
+    float s = ag_ternarize(t, w->data, w->n, 0);
     for (size_t i = 0; i < w->n; i++) {
         same &= (float)t[i] * s == q->data[i];
         ones += t[i] != 0, zeros += t[i] == 0;
@@ -100,7 +101,7 @@ static void test_quantizer(void) {
     // stored ternary values: sign and max|w|, not re-quantized
     float v[8] = {0.25f, -0.25f, 0, 0.25f, 0, 0, -0.25f, 0.25f};
     int8_t tv[8];
-    float sv = ex_ternarize(tv, v, 8, 1);
+    float sv = ag_ternarize(tv, v, 8, 1);
     t_check(sv == 0.25f && tv[0] == 1 && tv[1] == -1 && tv[2] == 0, "stored ternary weights kept as stored", "scale %g", sv);
     free(t);
     ag_free(&ctx);
@@ -182,7 +183,7 @@ static void test_import(const tok_tokenizer *tok) {
         gguf_open(&g, tmp("b.gguf"), &err);
         size_t cnt = 512 * 256;
         int8_t *want = malloc(cnt), *got = malloc(cnt);
-        float sw = ex_ternarize(want, m.layers[1].lin[BN_UP], cnt, 0), sg = 0;
+        float sw = ag_ternarize(want, m.layers[1].lin[BN_UP], cnt, 0), sg = 0;
         ok = ex_read_ternary(got, &sg, g, gguf_find_tensor(g, "blk.1.ffn_up.weight"), &err) == 0 && !memcmp(want, got, cnt) &&
              sg == f16_to_f32(f32_to_f16(sw));
         t_check(ok, "GGUF -> GGUF conversion keeps codes and scales", "scale %g vs %g", sg, f16_to_f32(f32_to_f16(sw)));
@@ -207,7 +208,7 @@ static void test_hf(void) {
             bn_linear_shape(&c, k, &out, &in);
             size_t cnt = (size_t)out * in;
             int8_t *t = malloc(cnt);
-            float s = ex_ternarize(t, m.layers[l].lin[k], cnt, 0);
+            float s = ag_ternarize(t, m.layers[l].lin[k], cnt, 0);
             for (size_t i = 0; i < cnt && same; i++) same = back.layers[l].lin[k][i] == (float)t[i] * s;
             free(t);
         }
