@@ -19,6 +19,11 @@
 typedef struct ag_tensor {
     float *data;              // (shape)
     float *grad;              // (shape), or NULL when no gradient is wanted
+    // Per-step gradients start unwritten: *fresh is 1 until the first backward contribution, which
+    // overwrites instead of accumulating (no zeroing pass), and a node whose output gradient was never
+    // written is skipped (its gradient is zero). NULL for wrapped buffers (parameters), which always
+    // accumulate. Views share their source's flag.
+    unsigned char *fresh;
     int ndim;
     int shape[AG_MAX_DIMS];
     size_t n;                 // number of elements
@@ -61,6 +66,11 @@ void ag_backward_seed(ag_ctx *ctx, ag_tensor *out, const float *dout);
 // Internal: record a node (used by the op files).
 ag_node *ag_record(ag_ctx *ctx, ag_backward_fn fn, ag_tensor *out);
 int ag_needs_grad(const ag_ctx *ctx, const ag_tensor *a, const ag_tensor *b);
+// Internal, for backward functions about to write t's gradient: returns 1 when the caller must accumulate
+// (+=) and 0 when this is the first write (=), marking the gradient written. ag_grad_zeroed is for
+// writers that only accumulate: it zeroes an unwritten gradient first and returns it.
+int ag_grad_acc(ag_tensor *t);
+float *ag_grad_zeroed(ag_tensor *t);
 
 // ---- ops (each: forward now, backward recorded) ----
 // c = op(a) @ op(b): a (M, K) or (K, M) if ta; b (K, N) or (N, K) if tb; a's leading dims flatten into

@@ -74,6 +74,7 @@ ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w) {
     float sw = ag_ternarize(t, w->data, w->n, 0);
     for (size_t i = 0; i < w->n; i++) y->data[i] = t[i] * sw;
     y->grad = ctx->grad_enabled ? w->grad : NULL;   // straight-through
+    y->fresh = y->grad ? w->fresh : NULL;
     return y;
 }
 
@@ -169,6 +170,7 @@ static void bitlinear_backward(const ag_node *nd) {
     const ag_qact *xa = s->x;
     ag_tensor *w = nd->in[1], *y = nd->out;
     float *dx = xa->x->grad;
+    int dx_acc = dx ? ag_grad_acc(xa->x) : 1;
     int N = xa->N, K = xa->K, M = w->shape[0];
     arena *mem = s->mem;
     qg_packed p = {0};
@@ -178,9 +180,10 @@ static void bitlinear_backward(const ag_node *nd) {
         float *inv = arena_alloc(mem, sizeof(float) * (size_t)N);
         rows_to_s16(d16, Mp, inv, y->grad, N, M, NULL);
         qg_pack_s8_pairs(&p, arena_alloc(mem, qg_pack_bytes(QG_S16, M, K)), s->t, M, K, K);
-        qg_gemm(dx, K, d16, Mp, &p, N, inv, s->sw, 1);
+        qg_gemm(dx, K, d16, Mp, &p, N, inv, s->sw, dx_acc);
     }
     if (w->grad) {   // dW (M, K) += (dY / s)^T (M, N) . q (N, K), A read group-major from row pairs of dY
+        int w_acc = ag_grad_acc(w);
         uint32_t *pairs = arena_alloc(mem, sizeof(uint32_t) * (size_t)M * ((N + 1) / 2));
         float *inv = arena_alloc(mem, sizeof(float) * (size_t)M), *colmax = arena_alloc(mem, sizeof(float) * (size_t)M);
         cols_to_s16_pairs(pairs, inv, colmax, y->grad, N, M, xa->inv_s);
@@ -188,7 +191,7 @@ static void bitlinear_backward(const ag_node *nd) {
         for (int n0 = 0; n0 < N; n0 += DW_CHUNK) {
             int len = N - n0 < DW_CHUNK ? N - n0 : DW_CHUNK;
             qg_pack_s8_pairs(&p, pm, xa->q + (size_t)n0 * xa->Kp, len, K, xa->Kp);
-            qg_gemm_strided(w->grad, K, pairs + (size_t)(n0 / 2) * M, 4, 4 * (size_t)M, &p, M, inv, 1.0f, 1);
+            qg_gemm_strided(w->grad, K, pairs + (size_t)(n0 / 2) * M, 4, 4 * (size_t)M, &p, M, inv, 1.0f, w_acc || n0 > 0);
         }
     }
 }

@@ -35,9 +35,9 @@ static void rope_apply(float *y, const float *x, const rope_saved *s, int B, int
 }
 
 static void rope_backward(const ag_node *nd) {
-    const ag_tensor *x = nd->in[0];
+    ag_tensor *x = nd->in[0];
     const int *sh = x->shape;
-    rope_apply(x->grad, nd->out->grad, nd->saved, sh[0], sh[1], sh[2], sh[3], -1.0f);   // rotate back
+    rope_apply(ag_grad_zeroed(x), nd->out->grad, nd->saved, sh[0], sh[1], sh[2], sh[3], -1.0f);   // rotate back
 }
 
 ag_tensor *ag_rope(ag_ctx *ctx, ag_tensor *x, double theta, int pos0) {
@@ -130,6 +130,8 @@ static void attn_backward_group(const ag_node *nd, float *dp, int b, int g) {
 
 static void attention_backward(const ag_node *nd) {
     const attn_saved *s = nd->saved;
+    for (int k = 0; k < 3; k++)
+        if (nd->in[k]->grad) ag_grad_zeroed(nd->in[k]);
     int B = nd->in[0]->shape[0], T = nd->in[0]->shape[1], Hkv = nd->in[1]->shape[2];
     #pragma omp parallel for num_threads(s->threads) schedule(dynamic) if (B * Hkv > 1)
     for (int bg = 0; bg < B * Hkv; bg++)

@@ -11,24 +11,27 @@
 // ---- matmul ----
 
 static void matmul_backward(const ag_node *nd) {
-    const ag_tensor *a = nd->in[0], *b = nd->in[1], *c = nd->out;
+    ag_tensor *a = nd->in[0], *b = nd->in[1];
+    const ag_tensor *c = nd->out;
     int ta = nd->iarg[0] & 1, tb = nd->iarg[0] >> 1, M = nd->iarg[1], N = nd->iarg[2], K = nd->iarg[3];
     int lda = ag_cols(a), ldb = ag_cols(b);
     if (a->grad) {   // dA = dC op(B)^T (or its transpose when ta)
+        float beta = ag_grad_acc(a) ? 1.0f : 0.0f;
         if (!ta)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N, 1.0f, c->grad, N,
-                        b->data, ldb, 1.0f, a->grad, lda);
+                        b->data, ldb, beta, a->grad, lda);
         else
             cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, 1.0f, b->data, ldb,
-                        c->grad, N, 1.0f, a->grad, lda);
+                        c->grad, N, beta, a->grad, lda);
     }
     if (b->grad) {   // dB = op(A)^T dC (or its transpose when tb)
+        float beta = ag_grad_acc(b) ? 1.0f : 0.0f;
         if (!tb)
             cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, 1.0f, a->data, lda,
-                        c->grad, N, 1.0f, b->grad, ldb);
+                        c->grad, N, beta, b->grad, ldb);
         else
             cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M, 1.0f, c->grad, N,
-                        a->data, lda, 1.0f, b->grad, ldb);
+                        a->data, lda, beta, b->grad, ldb);
     }
 }
 
@@ -64,11 +67,16 @@ static void check_same(const char *op, const ag_tensor *a, const ag_tensor *b) {
 }
 
 static void add_backward(const ag_node *nd) {
-    const float *dc = nd->out->grad;
+    const float *restrict dc = nd->out->grad;
     size_t n = nd->out->n;
     for (int k = 0; k < 2; k++) {
-        float *restrict d = nd->in[k]->grad;
+        ag_tensor *in = nd->in[k];
+        float *restrict d = in->grad;
         if (!d) continue;
+        if (!ag_grad_acc(in)) {
+            memcpy(d, dc, n * sizeof(float));
+            continue;
+        }
         #pragma omp parallel for simd if (n > PAR_MIN)
         for (size_t i = 0; i < n; i++) d[i] += dc[i];
     }
@@ -95,17 +103,32 @@ static void mul_backward(const ag_node *nd) {
     float *dx = nd->in[0]->grad, *dy = nd->in[1]->grad;
     size_t n = nd->out->n;
     if (dx == dy) {   // a * a
-        #pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] += dc[i] * y[i] + dc[i] * x[i];
+        if (ag_grad_acc(nd->in[0])) {
+            #pragma omp parallel for simd if (n > PAR_MIN)
+            for (size_t i = 0; i < n; i++) dx[i] += dc[i] * y[i] + dc[i] * x[i];
+        } else {   // the gradient holds garbage until this first write
+            #pragma omp parallel for simd if (n > PAR_MIN)
+            for (size_t i = 0; i < n; i++) dx[i] = dc[i] * y[i] + dc[i] * x[i];
+        }
         return;
     }
     if (dx) {
-        #pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] += dc[i] * y[i];
+        if (ag_grad_acc(nd->in[0])) {
+            #pragma omp parallel for simd if (n > PAR_MIN)
+            for (size_t i = 0; i < n; i++) dx[i] += dc[i] * y[i];
+        } else {
+            #pragma omp parallel for simd if (n > PAR_MIN)
+            for (size_t i = 0; i < n; i++) dx[i] = dc[i] * y[i];
+        }
     }
     if (dy) {
-        #pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dy[i] += dc[i] * x[i];
+        if (ag_grad_acc(nd->in[1])) {
+            #pragma omp parallel for simd if (n > PAR_MIN)
+            for (size_t i = 0; i < n; i++) dy[i] += dc[i] * x[i];
+        } else {
+            #pragma omp parallel for simd if (n > PAR_MIN)
+            for (size_t i = 0; i < n; i++) dy[i] = dc[i] * x[i];
+        }
     }
 }
 
@@ -127,7 +150,7 @@ ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
 
 static void scale_backward(const ag_node *nd) {
     const float *restrict dc = nd->out->grad;
-    float *restrict da = nd->in[0]->grad, s = nd->farg[0];
+    float *restrict da = ag_grad_zeroed(nd->in[0]), s = nd->farg[0];
     size_t n = nd->out->n;
     #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) da[i] += s * dc[i];
@@ -155,8 +178,13 @@ static void relu2_backward(const ag_node *nd) {
     const float *restrict dc = nd->out->grad, *restrict x = nd->in[0]->data;
     float *restrict dx = nd->in[0]->grad;
     size_t n = nd->out->n;
-    #pragma omp parallel for simd if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? 2.0f * x[i] * dc[i] : 0.0f;
+    if (ag_grad_acc(nd->in[0])) {
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? 2.0f * x[i] * dc[i] : 0.0f;
+    } else {
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? 2.0f * x[i] * dc[i] : 0.0f;
+    }
 }
 
 ag_tensor *ag_relu2(ag_ctx *ctx, ag_tensor *a) {
@@ -173,7 +201,7 @@ ag_tensor *ag_relu2(ag_ctx *ctx, ag_tensor *a) {
 
 static void silu_backward(const ag_node *nd) {
     const float *restrict dc = nd->out->grad, *restrict x = nd->in[0]->data;
-    float *restrict dx = nd->in[0]->grad;
+    float *restrict dx = ag_grad_zeroed(nd->in[0]);
     size_t n = nd->out->n;
     #pragma omp parallel for if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {

@@ -15,10 +15,11 @@ typedef struct {
 } rms_saved;
 
 static void rmsnorm_backward(const ag_node *nd) {
-    const ag_tensor *x = nd->in[0], *w = nd->in[1];
+    ag_tensor *x = nd->in[0], *w = nd->in[1];
     const rms_saved *s = nd->saved;
     int R = ag_rows(x), C = ag_cols(x);
     const float *dy = nd->out->grad;
+    float acc = x->grad && ag_grad_acc(x) ? 1.0f : 0.0f;
     if (w->grad) memset(s->dw_part, 0, sizeof(float) * (size_t)s->threads * C);
     #pragma omp parallel num_threads(s->threads) if (x->n > 16384)
     {
@@ -34,8 +35,13 @@ static void rmsnorm_backward(const ag_node *nd) {
                 for (int i = 0; i < C; i++) dot += wd[i] * dyr[i] * xr[i];
                 float k = dot * rs * rs * rs / (float)C;
                 float *restrict dxr = x->grad + (size_t)r * C;
-                #pragma omp simd
-                for (int i = 0; i < C; i++) dxr[i] += rs * wd[i] * dyr[i] - k * xr[i];
+                if (acc) {
+                    #pragma omp simd
+                    for (int i = 0; i < C; i++) dxr[i] += rs * wd[i] * dyr[i] - k * xr[i];
+                } else {   // the first write: the gradient held garbage
+                    #pragma omp simd
+                    for (int i = 0; i < C; i++) dxr[i] = rs * wd[i] * dyr[i] - k * xr[i];
+                }
             }
             if (w->grad) {
                 #pragma omp simd
@@ -43,9 +49,11 @@ static void rmsnorm_backward(const ag_node *nd) {
             }
         }
     }
-    if (w->grad)
+    if (w->grad) {
+        float *dw = ag_grad_zeroed(w);
         for (int t = 0; t < s->threads; t++)
-            for (int i = 0; i < C; i++) w->grad[i] += s->dw_part[(size_t)t * C + i];
+            for (int i = 0; i < C; i++) dw[i] += s->dw_part[(size_t)t * C + i];
+    }
 }
 
 ag_tensor *ag_rmsnorm(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps) {
@@ -81,10 +89,11 @@ ag_tensor *ag_rmsnorm(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps) {
 // ---- embedding: out[i] = table[ids[i]] ----
 
 static void embedding_backward(const ag_node *nd) {
-    const ag_tensor *table = nd->in[0];
+    ag_tensor *table = nd->in[0];
     const int *ids = nd->saved;
     int n = nd->iarg[0], C = ag_cols(table);
     const float *dy = nd->out->grad;
+    ag_grad_zeroed(table);
     // Threads own disjoint column ranges, so repeated ids never race.
     #pragma omp parallel if ((size_t)n * C > 16384)
     {
@@ -120,16 +129,17 @@ ag_tensor *ag_embedding(ag_ctx *ctx, ag_tensor *table, const int *ids, int n) {
 // ---- cross-entropy: mean over counted rows of logsumexp(z) - z[label] ----
 
 static void cross_entropy_backward(const ag_node *nd) {
-    const ag_tensor *z = nd->in[0];
+    ag_tensor *z = nd->in[0];
     const int *labels = nd->saved;
     int R = ag_rows(z), V = ag_cols(z), ignore = nd->iarg[0], count = nd->iarg[1];
+    float *dzall = count ? ag_grad_zeroed(z) : NULL;
     if (count == 0) return;
     float g = nd->out->grad[0] / (float)count;
     #pragma omp parallel for if (z->n > 16384)
     for (int r = 0; r < R; r++) {
         if (labels[r] == ignore) continue;
         const float *zr = z->data + (size_t)r * V;
-        float *dz = z->grad + (size_t)r * V;
+        float *dz = dzall + (size_t)r * V;
         float mx = zr[0];
         for (int i = 1; i < V; i++) mx = zr[i] > mx ? zr[i] : mx;
         float sum = 0.0f;

@@ -58,9 +58,21 @@ ag_tensor *ag_new(ag_ctx *ctx, int ndim, const int *shape, int with_grad) {
     t->data = arena_alloc(&ctx->mem, t->n * sizeof(float));
     if (with_grad && ctx->grad_enabled) {
         t->grad = arena_alloc(&ctx->mem, t->n * sizeof(float));
-        zero_floats(t->grad, t->n);
+        t->fresh = arena_alloc(&ctx->mem, 1);
+        *t->fresh = 1;
     }
     return t;
+}
+
+int ag_grad_acc(ag_tensor *t) {
+    if (!t->fresh || !*t->fresh) return 1;
+    *t->fresh = 0;
+    return 0;
+}
+
+float *ag_grad_zeroed(ag_tensor *t) {
+    if (!ag_grad_acc(t)) zero_floats(t->grad, t->n);
+    return t->grad;
 }
 
 ag_tensor *ag_wrap(ag_ctx *ctx, float *data, float *grad, int ndim, const int *shape) {
@@ -75,6 +87,7 @@ ag_tensor *ag_view(ag_ctx *ctx, ag_tensor *src, int ndim, const int *shape) {
     CHECK(t->n == src->n, "view of %zu elements as %zu", src->n, t->n);
     t->data = src->data;
     t->grad = src->grad;
+    t->fresh = src->fresh;
     return t;
 }
 
@@ -104,6 +117,11 @@ void ag_backward(ag_ctx *ctx, ag_tensor *loss) {
 
 void ag_backward_seed(ag_ctx *ctx, ag_tensor *out, const float *dout) {
     CHECK(out->grad != NULL, "backward from a tensor that wants no gradient");
-    for (size_t i = 0; i < out->n; i++) out->grad[i] += dout[i];
-    for (int i = ctx->n_nodes - 1; i >= 0; i--) ctx->nodes[i].backward(&ctx->nodes[i]);
+    float *g = ag_grad_zeroed(out);
+    for (size_t i = 0; i < out->n; i++) g[i] += dout[i];
+    for (int i = ctx->n_nodes - 1; i >= 0; i--) {
+        const ag_node *nd = &ctx->nodes[i];
+        if (nd->out->fresh && *nd->out->fresh) continue;   // nothing flowed into its output: zero gradient
+        nd->backward(nd);
+    }
 }

@@ -42,3 +42,32 @@ for k, impls in by.items():
                     if f in impls["trit"] and impls["trit"]["bench"].startswith("tokenizer"): out[f] = impls["trit"][f]
                 print(json.dumps(out))
 PY
+
+# Inference (`trit bench-run`, bench/run_peer.js): trit and llama.cpp (node-llama-cpp, `make deps`) on the same
+# 2B4T-sized TQ2_0 file (F16 token_embd, tied LM head), same threads, three alternating rounds; then trit's own
+# best export (I2_S linears, Q8_0 LM head), which llama.cpp cannot load, against llama.cpp's TQ2_0 figures. The
+# files are written once by `trit synth` into build/bench/ (1.2 and 0.9 GB; delete them to regenerate). Memory
+# bandwidth on shared machines moves by 2x within minutes: compare within a round, and read the medians.
+mkdir -p build/bench
+B2=build/bench/2b4t-tq2_0.gguf BB=build/bench/2b4t-i2_s-q8_0.gguf
+[ -s $B2 ] || ./trit synth --config configs/bitnet-b1.58-2B-4T.json --format gguf-tq2_0 -o $B2 >/dev/null
+[ -s $BB ] || ./trit synth --config configs/bitnet-b1.58-2B-4T.json --format gguf-i2_s --embed q8_0 -o $BB >/dev/null
+inf=$(mktemp /tmp/trit-bench-run-XXXXXX)
+for round in 1 2 3; do
+  ./trit bench-run $B2 --threads "$THREADS" 2>/dev/null | tee -a "$inf"
+  node bench/run_peer.js $B2 --threads "$THREADS" 2>/dev/null | tee -a "$inf"
+  ./trit bench-run $BB --threads "$THREADS" 2>/dev/null | tee -a "$inf"
+done
+/usr/bin/python3 - "$inf" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+med = lambda impl, model, k: statistics.median([r[k] for r in rows if r["impl"] == impl and r["model"] == model] or [0])
+for trit_model in ("2b4t-tq2_0.gguf", "2b4t-i2_s-q8_0.gguf"):
+    for k in ("decode_tokens_per_s", "prefill_tokens_per_s"):
+        peer = med("llama.cpp", "2b4t-tq2_0.gguf", k)
+        if peer:
+            print(json.dumps({"bench": "run", "ratio": k, "trit_over": "llama.cpp", "trit_model": trit_model, "peer_model": "2b4t-tq2_0.gguf",
+                              "value": round(med("trit", trit_model, k) / peer, 2)}))
+    print(json.dumps({"bench": "run", "model": trit_model, "median_decode_of_bandwidth": round(med("trit", trit_model, "decode_of_bandwidth"), 3)}))
+PY
+rm -f "$inf"

@@ -10,6 +10,10 @@ int cmd_sample(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_shard(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench_run(int argc, char **argv);
 
 // Shared helpers (cli/main.c).
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));   // returns 1

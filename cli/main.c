@@ -13,12 +13,16 @@ typedef struct {
 
 static const command commands[] = {
     {"grad", cmd_grad, "forward + backward of a Hugging Face BitNet checkpoint on a batch: logits, loss, gradients"},
-    {"info", cmd_info, "list the tensors, dtypes and shapes of a safetensors file or checkpoint folder"},
+    {"info", cmd_info, "list the tensors (and GGUF metadata) of a safetensors file, checkpoint folder or GGUF file"},
     {"train", cmd_train, "train a BitNet b1.58 model from scratch on token shards (run config JSON), or resume"},
     {"sample", cmd_sample, "generate text with a training checkpoint (.h5) to try a freshly trained model"},
     {"tokenizer", cmd_tokenizer, "train a byte-level BPE tokenizer.json on text; encode, decode, info"},
     {"tokenize", cmd_tokenize, "JSONL texts -> JSONL token ids with a tokenizer.json (Hugging Face BPE)"},
     {"shard", cmd_shard, "text (.txt, .jsonl) -> zstd token shards with a train/val split; --verify shards"},
+    {"export", cmd_export, "checkpoint -> GGUF (I2_S, TQ2_0, TQ1_0, F16) with tokenizer, or a Hugging Face folder"},
+    {"synth", cmd_synth, "a random model of any config in an export's exact layout (GGUF or Hugging Face)"},
+    {"run", cmd_run, "generate text (or chat) with a BitNet GGUF on trit's ternary kernels"},
+    {"bench-run", cmd_bench_run, "prefill / decode tokens per second of a GGUF, like llama-bench (one JSON line)"},
 };
 
 static void usage(FILE *out) {

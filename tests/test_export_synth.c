@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/f16.h"
+#include "autograd/ag.h"
 #include "export/export.h"
 #include "harness.h"
 #include "model/hf_io.h"
@@ -49,7 +50,7 @@ static int synth(const bn_config *c, ex_syn_kind kind, ex_type type, ex_hf_layou
 static float codes(int8_t *t, const bn_model *m, int l, int k) {
     int out, in;
     bn_linear_shape(&m->cfg, k, &out, &in);
-    return ex_ternarize(t, m->layers[l].lin[k], (size_t)out * in, m->ternary);
+    return ag_ternarize(t, m->layers[l].lin[k], (size_t)out * in, m->ternary);
 }
 
 int main(void) {

@@ -1,0 +1,385 @@
+// engine.c: the context (KV cache, RoPE table, scratch) and the forward pass of kernels/engine.h, run by a
+// thread team inside one OpenMP parallel region per batch (kernels/engine_team.c).
+#include "kernels/engine.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/engine_impl.h"
+#include "kernels/floatmm.h"
+
+#define CHUNK_PANELS 32  // panels (64 rows each) a thread takes at once from its own share of a product
+#define STEAL_PANELS 2   // ... and from another thread's
+
+void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
+    CHECK(n_ctx >= 1 && n_batch >= 1, "context of %d positions, batches of %d", n_ctx, n_batch);
+    const eng_hparams *hp = &m->hp;
+    memset(c, 0, sizeof(*c));
+    c->m = m;
+    c->n_ctx = n_ctx;
+    c->n_batch = n_batch = n_batch < n_ctx ? n_batch : n_ctx;
+    c->threads = omp_get_max_threads();
+    int C = hp->n_embd, D = hp->head_dim, QD = hp->n_heads * D, KVD = hp->n_kv_heads * D, I = hp->n_ff, half = D / 2;
+    // The KV cache: one allocation, never read before it is written.
+    c->kv = tr_alloc_aligned(sizeof(float) * (size_t)hp->n_layers * 2 * KVD * n_ctx);
+    // RoPE angles exactly as the training graph computes them (float inverse frequencies, float angles).
+    c->rope = tr_malloc(sizeof(float) * (size_t)n_ctx * D);
+    for (int i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf(hp->rope_theta, (float)(2 * i) / (float)D);
+        for (int p = 0; p < n_ctx; p++) {
+            float ang = (float)p * inv_freq;
+            c->rope[((size_t)p * half + i) * 2] = cosf(ang);
+            c->rope[((size_t)p * half + i) * 2 + 1] = sinf(ang);
+        }
+    }
+    size_t nb = (size_t)n_batch, T = (size_t)c->threads, ls = (size_t)(n_ctx > I ? n_ctx : I);
+    c->ld_scores = (int)ls;
+    size_t sizes[10] = {nb * C, nb * C, nb * QD, nb * KVD, nb * KVD, nb * QD, nb * I, nb * (I > C ? I : C), T * ls, T * nb * CHUNK_PANELS * TK_PANEL};
+    size_t total = 0;
+    for (int i = 0; i < 10; i++) total += (sizes[i] + 15) / 16 * 16;
+    c->scratch = tr_alloc_aligned(sizeof(float) * total);
+    c->bytes = sizeof(float) * ((size_t)hp->n_layers * 2 * KVD * n_ctx + (size_t)n_ctx * D + total);
+    float *p = c->scratch, **bufs[9] = {&c->x, &c->h, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up, &c->scores};
+    for (int i = 0; i < 9; i++) *bufs[i] = p, p += (sizes[i] + 15) / 16 * 16;
+    c->isum = (int32_t *)p;
+    c->team = eng_team_new(8 * hp->n_layers + 8, c->threads);
+    // int8 activations for the widest input (C, H*D or I), filled by quantize_row (the tk_act fields, our memory)
+    int widest = QD > I ? QD : I;
+    widest = widest > C ? widest : C;
+    size_t ld = (size_t)(widest + 63) / 64 * 64, nblk = (size_t)(widest + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK;
+    c->act_mem = tr_alloc_aligned(nb * ld + sizeof(float) * nb * (2 + nblk));
+    c->bytes += nb * ld + sizeof(float) * nb * (2 + nblk);
+    c->act.q = c->act_mem;
+    c->act.s = (float *)((char *)c->act_mem + nb * ld);
+    c->act.sum = (int32_t *)(c->act.s + nb);
+    c->act.bsum = c->act.sum + nb;
+}
+
+void eng_ctx_free(eng_ctx *c) {
+    if (!c) return;
+    free(c->kv);
+    free(c->rope);
+    free(c->scratch);
+    eng_team_free(c->team);
+    free(c->act_mem);
+    memset(c, 0, sizeof(*c));
+}
+
+size_t eng_ctx_bytes(const eng_ctx *c) { return c->bytes; }
+
+void eng_truncate(eng_ctx *c, int n_past) {
+    CHECK(n_past >= 0 && n_past <= c->n_past, "truncate to %d of %d cached positions", n_past, c->n_past);
+    c->n_past = n_past;
+}
+
+// ---- the pieces of a layer ----
+
+typedef struct {   // one batch: N tokens at positions p0 .., as seen by one thread of the team
+    eng_ctx *c;
+    const eng_ops *ops;
+    eng_worker w;
+    int N, p0;
+} fwd;
+
+// Rows [*r0, *r1) of N this thread takes in a row-wise step: shared out when there are enough rows,
+// else all on thread 0 (a decoded token's vectors are too short to split).
+static void my_rows(const fwd *f, int N, int *r0, int *r1) {
+    int nt = f->w.nt, t = f->w.tid;
+    if (N < 2 * nt) *r0 = 0, *r1 = t == 0 ? N : 0;
+    else *r0 = (int)((long)N * t / nt), *r1 = (int)((long)N * (t + 1) / nt);
+}
+
+// y (N, C) = x * rsqrt(mean(x^2) + eps) * w for rows [r0, r1) (y may be x); the training graph's code.
+static void rmsnorm(float *y, const float *x, const float *w, int r0, int r1, int C, float eps) {
+    for (int n = r0; n < r1; n++) {
+        const float *xr = x + (size_t)n * C;
+        float *yr = y + (size_t)n * C, ss = 0.0f;
+        #pragma omp simd reduction(+ : ss)
+        for (int i = 0; i < C; i++) ss += xr[i] * xr[i];
+        float rs = 1.0f / sqrtf(ss / (float)C + eps);
+        #pragma omp simd
+        for (int i = 0; i < C; i++) yr[i] = w[i] * (xr[i] * rs);
+    }
+}
+
+// Head h of x (N, heads, D) at positions p0.. rotated in place, pairs (i, i + D/2) (NEOX / rotate_half).
+static void rope_head(const eng_ctx *c, float *x, int N, int heads, int h, int p0) {
+    int D = c->m->hp.head_dim, half = D / 2;
+    for (int n = 0; n < N; n++) {
+        const float *cs = c->rope + (size_t)(p0 + n) * D;
+        float *xr = x + ((size_t)n * heads + h) * D;
+        for (int i = 0; i < half; i++) {
+            float x1 = xr[i], x2 = xr[i + half], co = cs[2 * i], si = cs[2 * i + 1];
+            xr[i] = x1 * co - x2 * si;
+            xr[i + half] = x2 * co + x1 * si;
+        }
+    }
+}
+
+// Keys (which 0: transposed, (D, n_ctx)) or values (1: (n_ctx, D)) of layer l, kv head g.
+static float *kv_plane(const eng_ctx *c, int l, int which, int g) {
+    const eng_hparams *hp = &c->m->hp;
+    size_t plane = (size_t)c->n_ctx * hp->head_dim;
+    return c->kv + (((size_t)l * 2 + which) * hp->n_kv_heads + g) * plane;
+}
+
+// One phase: RoPE on the batch's queries and keys, and its keys and values into the cache; units are the H
+// query heads and the Hkv kv heads.
+static void rope_cache(fwd *f, int l) {
+    eng_ctx *c = f->c;
+    const eng_hparams *hp = &c->m->hp;
+    int D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads;
+    for (int u; eng_team_claim(&f->w, 0, H + Hkv, 1, 0, &u) > 0;) {
+        if (u < H) {
+            rope_head(c, c->q, f->N, H, u, f->p0);
+            continue;
+        }
+        int g = u - H;
+        rope_head(c, c->k, f->N, Hkv, g, f->p0);
+        for (int n = 0; n < f->N; n++) {
+            const float *k = c->k + ((size_t)n * Hkv + g) * D;
+            float *kT = kv_plane(c, l, 0, g) + f->p0 + n;
+            for (int d = 0; d < D; d++) kT[(size_t)d * c->n_ctx] = k[d];
+            memcpy(kv_plane(c, l, 1, g) + (size_t)(f->p0 + n) * D, c->v + ((size_t)n * Hkv + g) * D, sizeof(float) * D);
+        }
+    }
+    eng_team_end_phase(&f->w);
+}
+
+// In place: p (n) = softmax(p) in f32, in the training graph's order; expf through ops->expv (bit for bit).
+static void softmax(const eng_ops *ops, float *p, int n) {
+    float mx = p[0], sum = 0.0f;
+    for (int t = 1; t < n; t++) mx = p[t] > mx ? p[t] : mx;
+    #pragma omp simd
+    for (int t = 0; t < n; t++) p[t] -= mx;
+    ops->expv(p, p, n);
+    for (int t = 0; t < n; t++) sum += p[t];   // sequential, as the training graph sums
+    float inv = 1.0f / sum;
+    #pragma omp simd
+    for (int t = 0; t < n; t++) p[t] *= inv;
+}
+
+// One phase: att (N, H*D), query n (position p0 + n) of head h attending to positions 0 .. p0 + n of kv
+// head h / rep; units are (n, h) pairs.
+static void attention(fwd *f, int l) {
+    eng_ctx *c = f->c;
+    const eng_hparams *hp = &c->m->hp;
+    int D = hp->head_dim, H = hp->n_heads, rep = H / hp->n_kv_heads, QD = H * D;
+    float scale = 1.0f / sqrtf((float)D), *sc = c->scores + (size_t)f->w.tid * c->ld_scores;
+    for (int u; eng_team_claim(&f->w, 0, f->N * H, 1, 0, &u) > 0;) {
+        int n = u / H, h = u % H, len = f->p0 + n + 1;
+        f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), (size_t)c->n_ctx, len, D, scale);
+        softmax(f->ops, sc, len);
+        f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
+    }
+    eng_team_end_phase(&f->w);
+}
+
+// rows [r0, r1) of g (N, I) = act(g) * u: the training graph's formulas (relu(g)^2, g / (1 + expf(-g))), with
+// scratch e (I) for exp(-g) of a row.
+static void glu(const eng_ops *ops, float *g, const float *u, float *e, int r0, int r1, int I, eng_act act) {
+    for (int n = r0; n < r1; n++) {
+        float *gr = g + (size_t)n * I;
+        const float *ur = u + (size_t)n * I;
+        if (act == ENG_ACT_SILU) {
+            #pragma omp simd
+            for (int i = 0; i < I; i++) e[i] = -gr[i];
+            ops->expv(e, e, I);
+            #pragma omp simd
+            for (int i = 0; i < I; i++) gr[i] = gr[i] / (1.0f + e[i]) * ur[i];
+        } else {
+            #pragma omp simd
+            for (int i = 0; i < I; i++) gr[i] = (gr[i] > 0 ? gr[i] * gr[i] : 0.0f) * ur[i];
+        }
+    }
+}
+
+// Panels [p0, p1) of w as a matrix of their own (the panel layout of kernels/ternary.h is panel-major).
+static tk_mat panel_view(const tk_mat *w, int p0, int p1) {
+    tk_mat v = *w;
+    int m0 = p0 * TK_PANEL;
+    v.codes = w->codes + (size_t)p0 * w->groups * 64;
+    v.panels = p1 - p0;
+    v.M = w->M - m0 < (p1 - p0) * TK_PANEL ? w->M - m0 : (p1 - p0) * TK_PANEL;
+    if (w->bscale) v.bscale = w->bscale + (size_t)m0 * (size_t)(w->K / TK_TQ_BLOCK);
+    return v;
+}
+
+// y (N, M) = BitLinear(c->act, w) for panels [p0, p1) of w. One scale per tensor: the exact integer sums,
+// then the training graph's epilogue ((float)sum * (1 / s_x)) * s_w, so the floats are bit for bit the
+// training graph's. Per-block TQ scales: tk_matmul's floats.
+static void linear_panels(fwd *f, float *y, const tk_mat *w, int p0, int p1) {
+    const tk_act *a = &f->c->act;
+    int m0 = p0 * TK_PANEL, M = w->M;
+    tk_mat v = panel_view(w, p0, p1);
+    if (w->bscale) {
+        tk_matmul(y + m0, M, a, &v, f->c->m->isa);
+        return;
+    }
+    int32_t *isum = f->c->isum + (size_t)f->w.tid * f->c->n_batch * CHUNK_PANELS * TK_PANEL;
+    tk_matmul_i32(isum, a, &v, f->c->m->isa);
+    for (int n = 0; n < a->N; n++) {
+        float inv = 1.0f / a->s[n], sw = w->scale, *yr = y + (size_t)n * M + m0;
+        const int32_t *is = isum + (size_t)n * v.M;
+        #pragma omp simd
+        for (int j = 0; j < v.M; j++) yr[j] = ((float)is[j] * inv) * sw;
+    }
+}
+
+// One phase: y[i] = BitLinear(c->act, W[i]) for i < nw (<= ENG_TEAM_SLOTS). Each thread streams its own
+// contiguous share of every matrix, then steals panels from the back of the others' shares.
+static void linears(fwd *f, float *const *y, const tk_mat *const *W, int nw) {
+    int nt = f->w.nt;
+    for (int pass = 0; pass < nt; pass++) {   // pass 0: our own shares; then the next threads' (stealing)
+        int o = (f->w.tid + pass) % nt, want = pass ? STEAL_PANELS : CHUNK_PANELS;
+        for (int i = 0; i < nw; i++) {
+            int a = W[i]->panels * o / nt, len = W[i]->panels * (o + 1) / nt - a;
+            for (int s, k; (k = eng_team_claim(&f->w, i * nt + o, len, want, pass > 0, &s)) > 0;)
+                linear_panels(f, y[i], W[i], a + s, a + s + k);
+        }
+    }
+    eng_team_end_phase(&f->w);
+}
+
+// Row n of x (N, K) as int8 activations in a (rows of ld bytes, nb 256-blocks): exactly tk_act_quantize's
+// numbers (s = 127 / max(|x|, 1e-5), q = clamp(round_half_even(x s), -128, 127), row and 256-block sums), in
+// loops that vectorize.
+static void quantize_row(tk_act *a, const float *x, int n, int K, int ld, int nb) {
+    const float *xr = x + (size_t)n * K;
+    int8_t *q = a->q + (size_t)n * ld;
+    float mx = 0.0f;
+    #pragma omp simd reduction(max : mx)
+    for (int k = 0; k < K; k++) mx = fabsf(xr[k]) > mx ? fabsf(xr[k]) : mx;
+    float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+    #pragma omp simd
+    for (int k = 0; k < K; k++) {
+        float v = rintf(xr[k] * s);
+        q[k] = (int8_t)(v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v);
+    }
+    memset(q + K, 0, (size_t)(ld - K));
+    int32_t total = 0;
+    for (int b = 0; b < nb; b++) {
+        int k0 = b * TK_TQ_BLOCK, k1 = k0 + TK_TQ_BLOCK < K ? k0 + TK_TQ_BLOCK : K, bs = 0;
+        #pragma omp simd reduction(+ : bs)
+        for (int k = k0; k < k1; k++) bs += q[k];
+        a->bsum[(size_t)n * nb + b] = bs;
+        total += bs;
+    }
+    a->s[n] = s;
+    a->sum[n] = total;
+}
+
+// y = rmsnorm(x) * w (y may be x), then its int8 activations in c->act: rows shared out over the team.
+static void norm_quantize(fwd *f, float *y, const float *x, const float *w, int C) {
+    tk_act *a = &f->c->act;
+    int r0, r1, ld = (C + 63) / 64 * 64, nb = (C + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK;
+    my_rows(f, f->N, &r0, &r1);
+    rmsnorm(y, x, w, r0, r1, C, f->c->m->hp.eps);
+    for (int n = r0; n < r1; n++) quantize_row(a, y, n, C, ld, nb);
+    if (f->w.tid == 0) a->N = f->N, a->K = C, a->ld = ld, a->nb = nb;   // read by the products after the barrier
+    eng_team_sync(&f->w);
+}
+
+static void add_rows(fwd *f, float *x, const float *y, int C) {
+    int r0, r1;
+    my_rows(f, f->N, &r0, &r1);
+    for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++) x[i] += y[i];
+    if (f->N >= 2 * f->w.nt) eng_team_sync(&f->w);
+}
+
+static void layer_forward(fwd *f, int l) {
+    eng_ctx *c = f->c;
+    const eng_hparams *hp = &c->m->hp;
+    const eng_layer *ly = &c->m->layers[l];
+    int C = hp->n_embd, I = hp->n_ff, QD = hp->n_heads * hp->head_dim, N = f->N;
+    // attention: x += o(attn_sub_norm(attn(rope(q), rope(k), v)))
+    norm_quantize(f, c->h, c->x, ly->attn_norm, C);
+    linears(f, (float *const[]){c->q, c->k, c->v}, (const tk_mat *const[]){&ly->lin[ENG_Q], &ly->lin[ENG_K], &ly->lin[ENG_V]}, 3);
+    rope_cache(f, l);
+    attention(f, l);
+    norm_quantize(f, c->att, c->att, ly->attn_sub_norm, QD);
+    linears(f, (float *const[]){c->h}, (const tk_mat *const[]){&ly->lin[ENG_O]}, 1);
+    add_rows(f, c->x, c->h, C);
+    // feed-forward: x += down(ffn_sub_norm(act(gate(h)) * up(h)))
+    norm_quantize(f, c->h, c->x, ly->ffn_norm, C);
+    linears(f, (float *const[]){c->gate, c->up}, (const tk_mat *const[]){&ly->lin[ENG_GATE], &ly->lin[ENG_UP]}, 2);
+    int r0, r1;
+    my_rows(f, N, &r0, &r1);
+    glu(f->ops, c->gate, c->up, c->scores + (size_t)f->w.tid * c->ld_scores, r0, r1, I, hp->act);
+    if (N >= 2 * f->w.nt) eng_team_sync(&f->w);
+    norm_quantize(f, c->gate, c->gate, ly->ffn_sub_norm, I);
+    linears(f, (float *const[]){c->h}, (const tk_mat *const[]){&ly->lin[ENG_DOWN]}, 1);
+    add_rows(f, c->x, c->h, C);
+}
+
+// One phase: logits (n, V) of rows x[r0 .. r0 + n) after the final norm (thread 0 normalizes first, and
+// rounds the rows to int16 for a Q8_0 head); vocabulary rows shared out as the products' panels are, each
+// streamed once for all n rows.
+static void lm_head(fwd *f, float *logits, int r0, int n) {
+    eng_ctx *c = f->c;
+    const eng_model *m = c->m;
+    int C = m->hp.n_embd, V = m->hp.n_vocab;
+    float *xn = c->h + (size_t)r0 * C;
+    int16_t *x16 = (int16_t *)c->up;   // (n, C) int16 activations of a Q8_0 head (c->up, n_batch x max(I, C), is free)
+    float *inv = c->gate;
+    if (f->w.tid == 0) {
+        rmsnorm(c->h, c->x, m->output_norm, r0, r0 + n, C, m->hp.eps);   // rows r0.. of h: xn
+        for (int i = 0; m->head->type == GGUF_TYPE_Q8_0 && i < n; i++) inv[i] = eng_q16_row(x16 + (size_t)i * C, xn + (size_t)i * C, C);
+    }
+    eng_team_sync(&f->w);
+    size_t ldw = m->head->type == GGUF_TYPE_Q8_0 ? (size_t)C / TK_QK8_0 * sizeof(tk_block_q8_0) : (size_t)C * (m->head->type == GGUF_TYPE_F32 ? 4 : 2);
+    int nt = f->w.nt;
+    for (int pass = 0; pass < nt; pass++) {   // our own share of the vocabulary rows, then stealing (as linears)
+        int o = (f->w.tid + pass) % nt, a = (int)((long)V * o / nt), len = (int)((long)V * (o + 1) / nt) - a;
+        for (int s, k; (k = eng_team_claim(&f->w, o, len, pass ? 256 : 2048, pass > 0, &s)) > 0;) {
+            int v0 = a + s;
+            const void *w = (const uint8_t *)m->head->data + (size_t)v0 * ldw;
+            if (m->head->type != GGUF_TYPE_Q8_0) tk_matmul_float(logits + v0, V, xn, n, w, m->head->type, k, C, m->isa);
+            else
+                for (int v = 0; v < k; v++) f->ops->q8_row(logits + v0 + v, (size_t)V, (const tk_block_q8_0 *)w + (size_t)v * (C / TK_QK8_0), x16, inv, n, C);
+        }
+    }
+    eng_team_end_phase(&f->w);
+}
+
+// One batch of N tokens (N <= n_batch) at positions n_past ..: every thread of the team runs this.
+static void batch_forward(fwd *f, const int32_t *ids, float *logits, int all, int last) {
+    eng_ctx *c = f->c;
+    const eng_model *m = c->m;
+    int C = m->hp.n_embd;
+    if (f->w.tid == 0) {
+        eng_team_reset(c->team);
+        for (int i = 0; i < f->N; i++) tk_dequant_rows(c->x + (size_t)i * C, m->tok_embd, ids[i], 1);
+    }
+    eng_team_sync(&f->w);
+    f->w.ph = 0;
+    for (int l = 0; l < m->hp.n_layers; l++) layer_forward(f, l);
+    if (logits && all) lm_head(f, logits, 0, f->N);
+    else if (logits && last) lm_head(f, logits, f->N - 1, 1);
+}
+
+int eng_forward(eng_ctx *c, const int32_t *ids, int n, float *logits, int all, tr_err *err) {
+    const eng_model *m = c->m;
+    int V = m->hp.n_vocab;
+    if (n < 1) return tr_fail(err, "no tokens to run");
+    if (n > c->n_ctx - c->n_past)
+        return tr_fail(err, "the context is full: %d cached + %d new tokens exceed its %d positions", c->n_past, n, c->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V) return tr_fail(err, "token %d (id %d) is outside the vocabulary [0, %d)", i, ids[i], V);
+    const eng_ops *ops = eng_ops_for(m->isa);
+    #pragma omp parallel num_threads(c->threads)
+    {
+        #pragma omp single
+        c->team->n = omp_get_num_threads();   // (fewer than asked when eng_forward runs inside a parallel region)
+        fwd f = {.c = c, .ops = ops, .w = {.team = c->team, .tid = omp_get_thread_num(), .nt = omp_get_num_threads()}};
+        for (int b0 = 0; b0 < n; b0 += c->n_batch) {
+            f.N = n - b0 < c->n_batch ? n - b0 : c->n_batch;
+            f.p0 = c->n_past + b0;
+            batch_forward(&f, ids + b0, logits ? logits + (all ? (size_t)b0 * V : 0) : NULL, all, b0 + f.N == n);
+        }
+    }
+    c->n_past += n;
+    return 0;
+}

@@ -1,0 +1,73 @@
+// engine_impl.h: the per-ISA pieces of the engine's attention (private to kernels/engine*.c; tests compare
+// every path with the scalar one).
+//
+//   scores  sc[t] = scale * (q . K[t]) for t < n, each dot product one fused multiply-add chain over
+//           d = 0 .. D-1 in order; keys stored transposed, kT (D, ldk): kT[d * ldk + t] = K[t][d]
+//   mix     out[d] = sum over t = 0 .. n-1 in order of p[t] * V[t][d], one fused multiply-add chain per d;
+//           V (n, D) rows
+//   expv    y (n) = expf(x) bit for bit (y may be x): glibc's expf (2.28+: a 32-entry 2^(k/32) table and a
+//           cubic in double precision, as its FMA build computes it), vectorized. The softmax and SiLU of the
+//           training graph call expf; the engine must round exactly as it does (see below).
+//   q8_row  y[n * ldy] = inv[n] * sum_b d_b * (sum_{k in b} q_k * x[n * K + k]) for n < N: one Q8_0 row
+//           (K / 32 blocks) of an LM head against N rows of int16 activations x (N, K) (eng_q16_row: x / inv
+//           rounded, |x| <= 32767), each block's sum exact in int32. int16 per row is 256 times finer than
+//           llama.cpp's int8 per 32-block (logits move by ~1e-5 relative, not ~5e-3), and twice as fast
+//           as float activations, which need a widening and a conversion per weight.
+// scores and mix use exactly the orders OpenBLAS's sgemm uses for the training graph's q k^T and P V (one FMA chain
+// along the inner dimension), so every path returns the same bits, and the same bits as the training graph.
+// The softmax between them is scalar (expf, in the training graph's order): the int8 quantizers after
+// attention make the forward chaotic (a value moved across a rounding tie cascades), so the engine keeps
+// its floats identical to the training graph's wherever the cost allows.
+#ifndef TRIT_KERNELS_ENGINE_IMPL_H
+#define TRIT_KERNELS_ENGINE_IMPL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/quants.h"
+#include "kernels/ternary.h"
+
+typedef struct {
+    void (*scores)(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale);
+    void (*mix)(float *out, const float *p, const float *v, int n, int D);
+    void (*expv)(float *y, const float *x, int n);
+    void (*q8_row)(float *y, size_t ldy, const tk_block_q8_0 *w, const int16_t *x, const float *inv, int N, int K);
+} eng_ops;
+
+const eng_ops *eng_ops_for(tk_isa isa);   // CHECKs that the CPU runs the path
+
+// x16 (K) = round(x * 32767 / max|x|); returns the inverse scale max / 32767 (0 for a zero row).
+float eng_q16_row(int16_t *x16, const float *x, int K);
+
+extern const eng_ops eng_ops_scalar, eng_ops_avx2, eng_ops_avx512;   // kernels/engine_ops.c, engine_x86.c
+
+// The thread team of one forward (kernels/engine_team.c): all of a forward runs inside one OpenMP parallel
+// region, in phases that end at a barrier which spins a few microseconds, then sleeps. A phase's work is a set
+// of ranges (slots) of units, zeroed at the start of each batch. A thread takes units from the front of its
+// own range in large pieces (a long sequential read of the weights) and, when done, takes small pieces from
+// the back of the others' ranges: work stealing, so a thread slowed by another process does less.
+#define ENG_TEAM_SLOTS 4   // ranges per phase and thread
+
+typedef struct eng_team {
+    _Atomic int arrived, gen, sleepers;
+    int n;                      // threads in the team (set while no thread is at the barrier)
+    _Atomic uint64_t *work;     // (max_phases, slots): units taken from the back << 32 | from the front
+    int max_phases, slots;
+} eng_team;
+
+typedef struct {                // one thread's view of the team
+    eng_team *team;
+    int tid, nt, ph;            // thread, team size, current phase
+} eng_worker;
+
+eng_team *eng_team_new(int max_phases, int max_threads);
+void eng_team_free(eng_team *t);   // accepts NULL
+void eng_team_reset(eng_team *t);   // every range untouched: one thread, while the others wait at the barrier
+void eng_team_sync(eng_worker *w);                 // the barrier
+// Takes up to `want` units of range `slot` (len units) of the current phase, from its front or its back:
+// returns the count (0 when the range is used up) and the first unit in *start.
+int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, int *start);
+void eng_team_end_phase(eng_worker *w);            // the next phase, after the barrier
+
+#endif

@@ -1,0 +1,56 @@
+// engine_ops.c: the scalar reference of the engine's attention pieces (kernels/engine_impl.h) and the
+// dispatch.
+#include <math.h>
+
+#include "common/f16.h"
+#include "kernels/engine_impl.h"
+
+static void scores_scalar(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale) {
+    for (int t = 0; t < n; t++) {
+        float s = 0.0f;
+        for (int d = 0; d < D; d++) s = fmaf(q[d], kT[(size_t)d * ldk + t], s);
+        sc[t] = s * scale;
+    }
+}
+
+static void mix_scalar(float *out, const float *p, const float *v, int n, int D) {
+    for (int d = 0; d < D; d++) {
+        float o = 0.0f;
+        for (int t = 0; t < n; t++) o = fmaf(p[t], v[(size_t)t * D + d], o);
+        out[d] = o;
+    }
+}
+
+static void q8_row_scalar(float *y, size_t ldy, const tk_block_q8_0 *w, const int16_t *x, const float *inv, int N, int K) {
+    for (int n = 0; n < N; n++) {
+        const int16_t *xr = x + (size_t)n * K;
+        float s = 0.0f;
+        for (int b = 0; b < K / TK_QK8_0; b++) {
+            int32_t p = 0;
+            for (int j = 0; j < TK_QK8_0; j++) p += w[b].qs[j] * xr[b * TK_QK8_0 + j];
+            s += f16_to_f32(w[b].d) * (float)p;
+        }
+        y[(size_t)n * ldy] = s * inv[n];
+    }
+}
+
+float eng_q16_row(int16_t *x16, const float *x, int K) {
+    float mx = 0.0f;
+    #pragma omp simd reduction(max : mx)
+    for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
+    float s = mx > 0 ? 32767.0f / mx : 0.0f;
+    #pragma omp simd
+    for (int k = 0; k < K; k++) x16[k] = (int16_t)rintf(x[k] * s);
+    return mx / 32767.0f;
+}
+
+static void expv_scalar(float *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] = expf(x[i]);
+}
+
+const eng_ops eng_ops_scalar = {scores_scalar, mix_scalar, expv_scalar, q8_row_scalar};
+
+const eng_ops *eng_ops_for(tk_isa isa) {
+    CHECK(tk_isa_supported(isa), "the %s path is not supported on this CPU", tk_isa_name(isa));
+    return isa == TK_ISA_AVX512 ? &eng_ops_avx512 : isa == TK_ISA_AVX2 ? &eng_ops_avx2 : &eng_ops_scalar;
+}

@@ -1,0 +1,121 @@
+// test_engine_ops.c: the engine's attention pieces and Q8_0 LM-head rows (kernels/engine_impl.h) on every ISA
+// path this CPU runs, against the scalar path: scores and mix bit for bit (the same FMA chains) on odd head
+// sizes and key counts, and against an independent double-precision computation; q8_row (int16 activations)
+// against its definition and against the float product.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "kernels/engine_impl.h"
+#include "tests/harness.h"
+
+static void fill(float *x, size_t n, rng *r) {
+    for (size_t i = 0; i < n; i++) x[i] = rng_normal(r);
+}
+
+int main(void) {
+    rng r;
+    rng_seed(&r, 11);
+    const int Ds[] = {8, 16, 40, 64, 80, 128, 192, 256}, ns[] = {1, 7, 16, 33, 64, 100, 257};
+    const int ldk = 300;
+    float *q = malloc(sizeof(float) * 256), *kT = malloc(sizeof(float) * 256 * ldk), *v = malloc(sizeof(float) * 300 * 256);
+    float *p = malloc(sizeof(float) * 300), *want = malloc(sizeof(float) * 300), *got = malloc(sizeof(float) * 300);
+    fill(q, 256, &r), fill(kT, (size_t)256 * ldk, &r), fill(v, (size_t)300 * 256, &r);
+    for (int i = 0; i < 300; i++) p[i] = rng_uniform(&r);
+    for (int isa = 0; isa < TK_ISA_COUNT; isa++) {
+        if (!tk_isa_supported((tk_isa)isa)) continue;
+        const eng_ops *ops = eng_ops_for((tk_isa)isa);
+        int bad_s = 0, bad_m = 0, cases = 0;
+        double worst_ref = 0;
+        for (size_t a = 0; a < sizeof(Ds) / sizeof(Ds[0]); a++)
+            for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++) {
+                int D = Ds[a], n = ns[b];
+                cases++;
+                eng_ops_scalar.scores(want, q, kT, (size_t)ldk, n, D, 0.125f);
+                for (int t = 0; t < 300; t++) got[t] = -1.0f;
+                ops->scores(got, q, kT, (size_t)ldk, n, D, 0.125f);
+                bad_s += memcmp(got, want, sizeof(float) * n) != 0 || got[n] != -1.0f;   // nothing written past n
+                for (int t = 0; t < n; t++) {   // the scalar path against doubles
+                    double s = 0, m = 0;
+                    for (int d = 0; d < D; d++) s += (double)q[d] * kT[(size_t)d * ldk + t], m += fabs((double)q[d] * kT[(size_t)d * ldk + t]);
+                    worst_ref = fmax(worst_ref, fabs(s * 0.125 - want[t]) / (m * 0.125));
+                }
+                eng_ops_scalar.mix(want, p, v, n, D);
+                ops->mix(got, p, v, n, D);
+                bad_m += memcmp(got, want, sizeof(float) * D) != 0;
+                for (int d = 0; d < D; d++) {
+                    double s = 0, m = 0;
+                    for (int t = 0; t < n; t++) s += (double)p[t] * v[(size_t)t * D + d], m += fabs((double)p[t] * v[(size_t)t * D + d]);
+                    worst_ref = fmax(worst_ref, fabs(s - want[d]) / m);
+                }
+            }
+        char name[160];
+        snprintf(name, sizeof(name), "%s: attention scores and mix = scalar bit for bit (%d head sizes x key counts)", tk_isa_name((tk_isa)isa), cases);
+        t_check(!bad_s && !bad_m, name, "%d score and %d mix cases differ", bad_s, bad_m);
+        snprintf(name, sizeof(name), "%s: scores and mix against double precision (worst %.1e of sum |terms|)", tk_isa_name((tk_isa)isa), worst_ref);
+        t_check(worst_ref < 1e-6, name, "worst relative error %.3e", worst_ref);
+
+        // expv = expf bit for bit on every 1021st float (all signs and ranges) and the edges
+        {
+            enum { B = 4096 };
+            static float xs[B], got_e[B];
+            long bad = 0, count = 0;
+            float edges[] = {0.0f, -0.0f, 88.72283f, 88.72284f, -103.97208f, -103.97209f, INFINITY, -INFINITY, NAN, 1e-30f, -1e-30f};
+            for (uint64_t u = 0; u < (1ull << 32);) {
+                int nb = 0;
+                for (; nb < B && u < (1ull << 32); u += 1021) {
+                    uint32_t b = (uint32_t)u;
+                    memcpy(&xs[nb++], &b, 4);
+                }
+                if (u >= (1ull << 32))
+                    for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++) xs[nb++] = edges[e];
+                ops->expv(got_e, xs, nb);
+                for (int i = 0; i < nb; i++) {
+                    float want_e = expf(xs[i]);
+                    bad += memcmp(&want_e, &got_e[i], 4) != 0 && !(isnan(want_e) && isnan(got_e[i]));
+                }
+                count += nb;
+            }
+            snprintf(name, sizeof(name), "%s: expv = expf bit for bit (%ld floats)", tk_isa_name((tk_isa)isa), count);
+            t_check(bad == 0, name, "%ld differ", bad);
+        }
+
+        // Q8_0 rows against N = 1, 3, 5 activation rows, K = 32 .. 2560: the int16 definition to float rounding,
+        // and the float product of the dequantized weights to the int16 step
+        const int Ks[] = {32, 96, 2560};
+        double worst = 0, worst_f = 0;
+        for (size_t a = 0; a < 3; a++) {
+            int K = Ks[a], N = 5;
+            float *w = malloc(sizeof(float) * K), *x = malloc(sizeof(float) * (size_t)N * K), y[5 * 3], inv[5];
+            int16_t *x16 = malloc(sizeof(int16_t) * (size_t)N * K);
+            fill(w, (size_t)K, &r), fill(x, (size_t)N * K, &r);
+            tk_block_q8_0 *wq = malloc(sizeof(tk_block_q8_0) * (size_t)(K / 32));
+            tk_q8_0_quantize(wq, w, K);
+            tk_q8_0_dequantize(w, wq, K);   // the exact weights the row holds
+            for (int n = 0; n < N; n++) inv[n] = eng_q16_row(x16 + (size_t)n * K, x + (size_t)n * K, K);
+            for (int Nn = 1; Nn <= N; Nn += 2) {
+                ops->q8_row(y, 3, wq, x16, inv, Nn, K);
+                for (int n = 0; n < Nn; n++) {
+                    double s = 0, m = 0, sf = 0;
+                    for (int k = 0; k < K; k++) {
+                        s += (double)w[k] * x16[(size_t)n * K + k] * inv[n], m += fabs((double)w[k] * x[(size_t)n * K + k]);
+                        sf += (double)w[k] * x[(size_t)n * K + k];
+                    }
+                    worst = fmax(worst, fabs(y[n * 3] - s) / m), worst_f = fmax(worst_f, fabs(y[n * 3] - sf) / m);
+                }
+            }
+            free(w), free(x), free(x16), free(wq);
+        }
+        snprintf(name, sizeof(name), "%s: Q8_0 LM-head rows = dequantized weights . int16 activations (worst %.1e of sum |w x|)",
+                 tk_isa_name((tk_isa)isa), worst);
+        t_check(worst < 1e-6, name, "worst error %.3e", worst);
+        snprintf(name, sizeof(name), "%s: ... within the int16 step of the float product (worst %.1e of sum |w x|)", tk_isa_name((tk_isa)isa),
+                 worst_f);
+        t_check(worst_f < 1e-4, name, "worst error %.3e", worst_f);
+    }
+    free(q), free(kT), free(v), free(p), free(want), free(got);
+    return t_done();
+}
