@@ -81,13 +81,17 @@ bench: $(TRIT_BIN) $(BENCH_BIN)
 
 # The demo: a byte tokenizer and shards of the bundled tinyshakespeare, then configs/shakespeare-char.json
 # (nanoGPT's shakespeare-char CPU recipe with a BitNet b1.58; a few minutes on 2 cores; it writes to
-# build/demo/run: checkpoints, metrics.jsonl, loss.svg), then samples from the trained model.
+# build/demo/run: checkpoints, metrics.jsonl, loss.svg), a sample from the trained model, its export to a
+# self-contained GGUF (the demo model is 128 wide, so its linears go out as f16 ternary values; 256-wide
+# models take i2_s / tq2_0 / tq1_0) and text generated from that GGUF by trit's own engine.
 demo: deps $(TRIT_BIN)
 	@mkdir -p build/demo && rm -rf build/demo/shards build/demo/run
 	./trit tokenizer train --vocab 256 --out build/demo/tokenizer.json data/corpus/tinyshakespeare.txt
 	./trit shard --tokenizer build/demo/tokenizer.json --out build/demo/shards --val-fraction 0.1 --doc-per-file data/corpus/tinyshakespeare.txt
 	./trit train configs/shakespeare-char.json
-	./trit sample build/demo/run --prompt "ROMEO:" -n 400 --temp 0.8 --seed 1
+	./trit sample build/demo/run --prompt "ROMEO:" -n 300 --temp 0.8 --seed 1
+	./trit export build/demo/run -o build/demo/shakespeare.gguf --type f16
+	./trit run build/demo/shakespeare.gguf -p "JULIET:" -n 300 --temp 0.8 --seed 1
 
 clean:
 	rm -rf build build-asan trit

@@ -196,6 +196,7 @@ static int session_open(run_session *r, const run_args *a, tr_err *err) {
 
 static void session_close(run_session *r) {
     free(r->logits);
+    tok_ids_free(&r->hist);
     samp_free(&r->s);
     eng_ctx_free(&r->c);
     tok_free(r->tok);
@@ -205,8 +206,22 @@ static void session_close(run_session *r) {
 
 int run_feed(run_session *r, const int32_t *ids, int n, tr_err *err) {
     if (eng_forward(&r->c, ids, n, r->logits, 0, err)) return -1;
-    for (int i = 0; i < n; i++) samp_accept(&r->s, ids[i]);
+    for (int i = 0; i < n; i++) {
+        samp_accept(&r->s, ids[i]);
+        tok_ids_push(&r->hist, ids[i]);
+    }
     return 0;
+}
+
+// A full context: keep the BOS (when prompts start with one) and the newer half of the other tokens, and
+// run them again from position 0.
+static int shift_context(run_session *r, tr_err *err) {
+    int n_keep = r->add_bos && r->hist.n && r->hist.ids[0] == tok_bos(r->tok) ? 1 : 0;
+    size_t tail = (size_t)(r->c.n_ctx - n_keep) / 2;
+    memmove(r->hist.ids + n_keep, r->hist.ids + r->hist.n - tail, tail * sizeof(int32_t));
+    r->hist.n = (size_t)n_keep + tail;
+    eng_truncate(&r->c, 0);
+    return eng_forward(&r->c, r->hist.ids, (int)r->hist.n, r->logits, 0, err);
 }
 
 void run_show(const run_session *r, const int32_t *ids, size_t n) {
@@ -277,9 +292,13 @@ int run_generate(run_session *r, int max_new, int32_t *stop_tok, int *full, tr_e
         if (*stop_tok >= 0) break;
         emit_token(r, id);
         r->n_gen++, n++;
+        if (n == max_new) break;
         if (r->c.n_past >= r->c.n_ctx) {
-            *full = 1;
-            break;
+            if (r->a->chat) {
+                *full = 1;
+                break;
+            }
+            if (shift_context(r, err)) return -1;
         }
         double t0 = run_now();
         if (run_feed(r, &id, 1, err)) return -1;

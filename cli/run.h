@@ -27,6 +27,7 @@ typedef struct {
     int32_t stop[8];      // end-of-text / end-of-turn ids
     int n_stop;
     samp_state s;
+    tok_ids hist;         // the tokens in the cache, in order (for shifting a full context)
     float *logits;        // (V) after the last forward
     char pending[64];     // bytes of an incomplete UTF-8 character, held back
     size_t n_pending;
@@ -39,8 +40,10 @@ double run_now(void);
 // sampler's repeat-penalty history.
 int run_feed(run_session *r, const int32_t *ids, int n, tr_err *err);
 // Samples up to max_new tokens from r->logits and streams them (text, or ids with --ids). Stops at an
-// end-of-text / end-of-turn token (not printed; *stop_tok = its id, else -1) or a full context (*full = 1).
-// Every printed token is fed back, so the cache holds the whole conversation. Returns the count, or -1.
+// end-of-text / end-of-turn token (not printed; *stop_tok = its id, else -1). Every printed token is fed
+// back, so the cache holds the whole conversation. A full context: in chat mode generation stops
+// (*full = 1); otherwise the context shifts as llama.cpp's does: the BOS (if any) and the newer half of
+// the tokens are kept and run again, and generation goes on. Returns the count, or -1.
 int run_generate(run_session *r, int max_new, int32_t *stop_tok, int *full, tr_err *err);
 // Writes held-back bytes (at the end of a reply).
 void run_flush(run_session *r);

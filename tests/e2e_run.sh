@@ -70,9 +70,15 @@ $TRIT run $M -p "ROMEO:" -n 40 --temp 1 --top-k 0 --top-p 1 --seed 5 --ids -q --
 $TRIT run $M -p "ROMEO:" -n 40 --temp 1 --top-k 0 --top-p 1 --seed 6 --ids -q >"$tmp/s3" 2>&1
 cmp -s "$tmp/s1" "$tmp/s2" && ! cmp -s "$tmp/s1" "$tmp/s3"; check "sampling: seed 5 twice (1 and 2 threads) agree, seed 6 differs" $? "$(cat "$tmp/s1") / $(cat "$tmp/s3")"
 
-# a full context stops generation with a note, exit 0
-$TRIT run $M -p "ROMEO:" -n 50 --ctx 16 --temp 0 -q >"$tmp/out" 2>"$tmp/stderr"; rc=$?
-check "--ctx 16: stops when the context is full" $(( rc != 0 || $(grep -c 'context of 16 tokens is full' "$tmp/stderr") != 1 )) "rc $rc: $(cat "$tmp/stderr")"
+# a full context shifts (BOS + the newer half are kept) and generation goes on: all 40 ids come out, and
+# those before the first shift are the ones a large context gives
+$TRIT run $M -p "ROMEO:" -n 40 --ctx 16 --temp 0 --ids -q >"$tmp/c16" 2>"$tmp/stderr"; rc=$?
+$TRIT run $M -p "ROMEO:" -n 40 --temp 0 --ids -q >"$tmp/cbig" 2>&1
+n16=$(wc -w <"$tmp/c16")
+head16=$(tr ' ' '\n' <"$tmp/c16" | head -8 | tr '\n' ' '); headbig=$(tr ' ' '\n' <"$tmp/cbig" | head -8 | tr '\n' ' ')
+check "--ctx 16: the context shifts and generation goes on (40 ids, the first 8 as with a large context)" \
+  $(( rc != 0 || n16 != 40 )) "rc $rc, $n16 ids: $(cat "$tmp/stderr")"
+[ "$head16" = "$headbig" ]; check "--ctx 16: before the shift, the same ids as a large context" $? "'$head16' vs '$headbig'"
 
 # a file without a tokenizer runs on ids
 $TRIT synth --config "$tmp/cfg.json" --format gguf-tq2_0 --no-tokenizer -o "$tmp/notok.gguf" >/dev/null 2>&1
