@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/afile.h"
 #include "data/bpe_train.h"
 #include "data/mapfile.h"
 #include "data/tokenizer.h"
@@ -193,7 +194,7 @@ static int tokenize(const char *spec, const char *in_path, const char *out_path,
     jline *lines = NULL;
     size_t nl = 0, cap = 0;
     FILE *out = NULL;
-    char tmp[4200];
+    tr_afile af = {0};
     int rc = -1;
     if (load(&t, spec, err) || mf_open(&in, in_path, err)) goto done;
     for (size_t pos = 0, no = 1; pos < in.size; no++) {   // non-blank lines
@@ -220,12 +221,8 @@ static int tokenize(const char *spec, const char *in_path, const char *out_path,
         cJSON_Delete(root);
         goto done;
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", out_path ? out_path : "", (int)getpid());
-    out = out_path ? fopen(tmp, "wb") : stdout;
-    if (!out) {
-        tr_fail(err, "%s: cannot write: %s", out_path, strerror(errno));
-        goto done;
-    }
+    if (out_path && tr_afile_open(&af, out_path, err)) goto done;
+    out = out_path ? af.fp : stdout;
     enum { BLOCK = 4096 };
     tok_ids *ids = calloc(BLOCK, sizeof(tok_ids));
     char *buf = NULL;
@@ -251,13 +248,14 @@ static int tokenize(const char *spec, const char *in_path, const char *out_path,
     free(ids);
     free(buf);
     rc = 0;
-    if (fflush(out) != 0 || ferror(out)) rc = tr_fail(err, "%s: cannot write: %s", out_path ? out_path : "standard output", strerror(errno));
     if (out_path) {
-        if (fclose(out) != 0 && !rc) rc = tr_fail(err, "%s: cannot write: %s", out_path, strerror(errno));
-        if (!rc && rename(tmp, out_path) != 0) rc = tr_fail(err, "%s: cannot write: %s", out_path, strerror(errno));
-        if (rc) unlink(tmp);
+        if (ferror(out)) af.failed = errno ? errno : EIO;
+        rc = tr_afile_commit(&af, err);
+    } else if (fflush(out) != 0 || ferror(out)) {
+        rc = tr_fail(err, "standard output: cannot write: %s", strerror(errno));
     }
 done:
+    tr_afile_abort(&af);   // nothing left behind on an error (a no-op after the commit)
     free(lines);
     mf_close(&in);
     tok_free(t);

@@ -2,6 +2,8 @@
 // validates every header field before use, and an atomic writer (temp file + rename).
 #include "common/safetensors.h"
 
+#include "common/afile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/afile.h"
 #include "common/f16.h"
 #include "common/json.h"
 
@@ -505,34 +508,16 @@ int st_writer_write(const st_writer *w, const char *path, tr_err *err) {
 
     strbuf hdr = {0};
     build_header(w, &hdr);
-    size_t plen = strlen(path) + 32;
-    char *tmp = tr_malloc(plen);
-    snprintf(tmp, plen, "%s.tmp.%d", path, (int)getpid());
-    int rc = 0;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = tr_fail(err, "%s: cannot write: %s", path, strerror(errno));
-        goto done;
-    }
+    tr_afile f;
+    int rc = tr_afile_open(&f, path, err);
+    if (rc) goto done;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr.n >> (8 * i));
-    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(hdr.p, 1, hdr.n, fp) == hdr.n;
-    for (int i = 0; ok && i < w->n; i++)
-        ok = w->t[i].nbytes == 0 || fwrite(w->t[i].data, 1, w->t[i].nbytes, fp) == w->t[i].nbytes;
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        rc = tr_fail(err, "%s: write failed: %s", path, strerror(e));
-    } else if (rename(tmp, path) != 0) {
-        rc = tr_fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    }
-    if (rc) unlink(tmp);
+    tr_afile_write(&f, len8, 8);
+    tr_afile_write(&f, hdr.p, hdr.n);
+    for (int i = 0; i < w->n; i++) tr_afile_write(&f, w->t[i].data, w->t[i].nbytes);
+    rc = tr_afile_commit(&f, err);
 done:
-    free(tmp);
     free(hdr.p);
     return rc;
 }

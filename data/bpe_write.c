@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/afile.h"
 #include "data/bpe_train.h"
 #include "data/tokenizer_impl.h"
 
@@ -100,21 +101,6 @@ static cJSON *tokenizer_json(const bpe_trainer *b) {
     return root;
 }
 
-// PATH.tmp.PID beside PATH, then renamed over it.
-static int write_atomic(const char *path, const char *data, size_t n, tr_err *err) {
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return tr_fail(err, "%s: cannot write: %s", path, strerror(errno));
-    int ok = fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int e = errno;
-    ok &= fclose(f) == 0;
-    if (ok && rename(tmp, path) == 0) return 0;
-    e = ok ? errno : e;
-    unlink(tmp);
-    return tr_fail(err, "%s: cannot write: %s", path, strerror(e));
-}
-
 int bpe_write(const bpe_trainer *b, const char *path, tr_err *err) {
     cJSON *root = tokenizer_json(b);
     char *text = cJSON_Print(root);
@@ -122,7 +108,7 @@ int bpe_write(const bpe_trainer *b, const char *path, tr_err *err) {
     CHECK(text, "out of memory printing tokenizer.json");
     size_t n = strlen(text);
     text[n] = '\n';   // replaces the NUL: the file ends with a newline
-    int rc = write_atomic(path, text, n + 1, err);
+    int rc = tr_write_file(path, text, n + 1, err);
     free(text);
     return rc;
 }

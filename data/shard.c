@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "common/afile.h"
 #include "data/mapfile.h"
 
 // Tokens are stored little-endian and read in place.
@@ -131,23 +132,12 @@ int shard_write(const char *path, shard_info *info, const void *tokens, int zstd
     info->zsize = z;
     encode_header(buf, info);
 
-    size_t plen = strlen(path) + 32;
-    char *tmp = tr_malloc(plen);
-    snprintf(tmp, plen, "%s.tmp.%d", path, (int)getpid());
-    int rc = 0;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = tr_fail(err, "%s: cannot create: %s", path, strerror(errno));
-    } else {
-        size_t total = SHARD_HEADER_SIZE + z;
-        int bad = fwrite(buf, 1, total, fp) != total;
-        int e = errno;
-        if (fclose(fp) != 0 && !bad) bad = 1, e = errno;
-        if (bad) rc = tr_fail(err, "%s: write failed: %s", path, strerror(e));
-        else if (rename(tmp, path) != 0) rc = tr_fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        if (rc) unlink(tmp);
+    tr_afile f;
+    int rc = tr_afile_open(&f, path, err);
+    if (!rc) {
+        tr_afile_write(&f, buf, SHARD_HEADER_SIZE + z);
+        rc = tr_afile_commit(&f, err);
     }
-    free(tmp);
     free(buf);
     return rc;
 }

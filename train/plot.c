@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/afile.h"
+
 #define W 860
 #define H 520
 #define X0 84      // plot area: left, right, top, bottom
@@ -135,15 +137,9 @@ static void draw(FILE *f, const metrics_row *rows, int n, const char *title) {
 
 int plot_loss_svg(const char *path, const metrics_row *rows, int n, const char *title, tr_err *err) {
     if (n < 1) return tr_fail(err, "%s: no training steps to plot", path);
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return tr_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-    draw(f, rows, n, title);
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) {
-        remove(tmp);
-        return tr_fail(err, "%s: cannot write (disk full?)", path);
-    }
-    return 0;
+    tr_afile f;
+    if (tr_afile_open(&f, path, err)) return -1;
+    draw(f.fp, rows, n, title);
+    if (ferror(f.fp)) f.failed = EIO;
+    return tr_afile_commit(&f, err);
 }
