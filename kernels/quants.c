@@ -31,8 +31,9 @@ void tk_i2s_pack(uint8_t *dst, const int8_t *t, int64_t n, float scale) {
 void tk_i2s_unpack(int8_t *t, const uint8_t *src, int64_t n) {
     CHECK(n % TK_QK_I2S == 0, "I2_S wants a multiple of %d elements, got %lld", TK_QK_I2S, (long long)n);
     for (int64_t blk = 0; blk < n / TK_QK_I2S; blk++)
-        for (int j = 0; j < TK_QK_I2S; j++)
-            t[blk * TK_QK_I2S + j] = (int8_t)((src[blk * 32 + j % 32] >> (6 - 2 * (j / 32))) & 3) - 1;
+        for (int q = 0; q < 4; q++)
+            #pragma omp simd
+            for (int m = 0; m < 32; m++) t[blk * TK_QK_I2S + 32 * q + m] = (int8_t)((src[blk * 32 + m] >> (6 - 2 * q)) & 3) - 1;
 }
 
 float tk_i2s_scale(const uint8_t *src, int64_t n) {
@@ -67,8 +68,9 @@ void tk_tq2_0_unpack(int8_t *t, float *d, const tk_block_tq2_0 *src, int64_t n) 
     for (int64_t b = 0; b < n / TK_QK_K; b++) {
         int8_t *x = t + b * TK_QK_K;
         for (int c = 0; c < 2; c++)
-            for (int m = 0; m < 32; m++)
-                for (int k = 0; k < 4; k++) x[c * 128 + m + 32 * k] = (int8_t)((src[b].qs[c * 32 + m] >> (2 * k)) & 3) - 1;
+            for (int k = 0; k < 4; k++)
+                #pragma omp simd
+                for (int m = 0; m < 32; m++) x[c * 128 + m + 32 * k] = (int8_t)((src[b].qs[c * 32 + m] >> (2 * k)) & 3) - 1;
         if (d) d[b] = f16_to_f32(src[b].d);
     }
 }
@@ -84,7 +86,8 @@ static uint8_t tq1_byte(const int8_t *x, int stride, int digits, int64_t base) {
     return (uint8_t)((q * 256 + 242) / 243);
 }
 
-static int8_t tq1_digit(uint8_t byte, int n) {
+#pragma omp declare simd uniform(n)
+static inline int8_t tq1_digit(uint8_t byte, int n) {
     static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
     uint8_t q = (uint8_t)(byte * pow3[n]);
     return (int8_t)(((unsigned)q * 3) >> 8) - 1;
@@ -108,7 +111,9 @@ void tk_tq1_0_unpack(int8_t *t, float *d, const tk_block_tq1_0 *src, int64_t n) 
     for (int64_t b = 0; b < n / TK_QK_K; b++) {
         int8_t *x = t + b * TK_QK_K;
         for (int k = 0; k < 5; k++) {
+            #pragma omp simd
             for (int m = 0; m < 32; m++) x[m + 32 * k] = tq1_digit(src[b].qs[m], k);
+            #pragma omp simd
             for (int m = 0; m < 16; m++) x[160 + m + 16 * k] = tq1_digit(src[b].qs[32 + m], k);
         }
         for (int k = 0; k < 4; k++)
