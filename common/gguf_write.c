@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/afile.h"
 #include "common/gguf.h"
 
 typedef struct {
@@ -224,8 +225,6 @@ static uint32_t writer_alignment(const gguf_writer *w) {
     return GGUF_DEFAULT_ALIGNMENT;
 }
 
-static int write_all(FILE *fp, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, fp) == n; }
-
 int gguf_writer_write(const gguf_writer *w, const char *path, tr_err *err) {
     uint32_t align = writer_alignment(w);
     buf b = {0};
@@ -252,31 +251,17 @@ int gguf_writer_write(const gguf_writer *w, const char *path, tr_err *err) {
     CHECK(align <= sizeof(zeros), "alignment %u is larger than %zu", align, sizeof(zeros));
     put(&b, zeros, (size_t)(align_up(b.n, align) - b.n));
 
-    size_t plen = strlen(path) + 32;
-    char *tmp = tr_malloc(plen);
-    snprintf(tmp, plen, "%s.tmp.%d", path, (int)getpid());
-    int rc = 0;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = tr_fail(err, "%s: cannot write: %s", path, strerror(errno));
-        goto done;
-    }
-    int ok = write_all(fp, b.p, b.n);
-    for (int i = 0; ok && i < w->n_t; i++) {
+    tr_afile f;
+    int rc = tr_afile_open(&f, path, err);
+    if (rc) goto done;
+    tr_afile_write(&f, b.p, b.n);
+    for (int i = 0; i < w->n_t; i++) {
         size_t n = w->t[i].nbytes;
-        ok = write_all(fp, w->t[i].data, n) && write_all(fp, zeros, (size_t)(align_up(n, align) - n));
+        tr_afile_write(&f, w->t[i].data, n);
+        tr_afile_write(&f, zeros, (size_t)(align_up(n, align) - n));
     }
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) rc = tr_fail(err, "%s: write failed: %s", path, strerror(e));
-    else if (rename(tmp, path) != 0) rc = tr_fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    if (rc) unlink(tmp);
+    rc = tr_afile_commit(&f, err);
 done:
-    free(tmp);
     free(b.p);
     return rc;
 }
