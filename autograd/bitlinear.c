@@ -19,6 +19,7 @@
 #include "autograd/ag.h"
 #include "common/check.h"
 #include "kernels/qgemm.h"
+#include "kernels/ternary.h"
 
 // Round half to even for |v| < 2^22 (the default rounding mode does it; vectorizes, unlike rintf calls).
 static inline float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
@@ -92,20 +93,12 @@ ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x) {
     a->inv_s = arena_alloc(&ctx->mem, sizeof(float) * (size_t)N + 1);
     #pragma omp parallel for if (x->n > 16384)
     for (int r = 0; r < N; r++) {
-        const float *restrict xr = x->data + (size_t)r * K;
         int8_t *restrict q = a->q + (size_t)r * Kp;
         uint8_t *restrict qu = a->qu + (size_t)r * Kp;
-        float mx = 0.0f;
-        #pragma omp simd reduction(max : mx)
-        for (int i = 0; i < K; i++) mx = fabsf(xr[i]) > mx ? fabsf(xr[i]) : mx;
-        float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+        float s = tk_quant_row(q, x->data + (size_t)r * K, K);
+        for (int i = K; i < Kp; i++) q[i] = 0;
         #pragma omp simd
-        for (int i = 0; i < K; i++) {
-            float v = round_even(xr[i] * s);
-            q[i] = (int8_t)(v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v);
-            qu[i] = (uint8_t)(q[i] + 128);
-        }
-        for (int i = K; i < Kp; i++) q[i] = 0, qu[i] = 128;
+        for (int i = 0; i < Kp; i++) qu[i] = (uint8_t)(q[i] + 128);
         a->inv_s[r] = 1.0f / s;
     }
     return a;

@@ -45,7 +45,7 @@ void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     for (int i = 0; i < 9; i++) *bufs[i] = p, p += (sizes[i] + 15) / 16 * 16;
     c->isum = (int32_t *)p;
     c->team = eng_team_new(8 * hp->n_layers + 8, c->threads);
-    // int8 activations for the widest input (C, H*D or I), filled by quantize_row (the tk_act fields, our memory)
+    // int8 activations for the widest input (C, H*D or I), filled by tk_act_row (the tk_act fields, our memory)
     int widest = QD > I ? QD : I;
     widest = widest > C ? widest : C;
     size_t ld = (size_t)(widest + 63) / 64 * 64, nblk = (size_t)(widest + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK;
@@ -243,41 +243,14 @@ static void linears(fwd *f, float *const *y, const tk_mat *const *W, int nw) {
     eng_team_end_phase(&f->w);
 }
 
-// Row n of x (N, K) as int8 activations in a (rows of ld bytes, nb 256-blocks): exactly tk_act_quantize's
-// numbers (s = 127 / max(|x|, 1e-5), q = clamp(round_half_even(x s), -128, 127), row and 256-block sums), in
-// loops that vectorize.
-static void quantize_row(tk_act *a, const float *x, int n, int K, int ld, int nb) {
-    const float *xr = x + (size_t)n * K;
-    int8_t *q = a->q + (size_t)n * ld;
-    float mx = 0.0f;
-    #pragma omp simd reduction(max : mx)
-    for (int k = 0; k < K; k++) mx = fabsf(xr[k]) > mx ? fabsf(xr[k]) : mx;
-    float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
-    #pragma omp simd
-    for (int k = 0; k < K; k++) {
-        float v = rintf(xr[k] * s);
-        q[k] = (int8_t)(v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v);
-    }
-    memset(q + K, 0, (size_t)(ld - K));
-    int32_t total = 0;
-    for (int b = 0; b < nb; b++) {
-        int k0 = b * TK_TQ_BLOCK, k1 = k0 + TK_TQ_BLOCK < K ? k0 + TK_TQ_BLOCK : K, bs = 0;
-        #pragma omp simd reduction(+ : bs)
-        for (int k = k0; k < k1; k++) bs += q[k];
-        a->bsum[(size_t)n * nb + b] = bs;
-        total += bs;
-    }
-    a->s[n] = s;
-    a->sum[n] = total;
-}
-
 // y = rmsnorm(x) * w (y may be x), then its int8 activations in c->act: rows shared out over the team.
 static void norm_quantize(fwd *f, float *y, const float *x, const float *w, int C) {
     tk_act *a = &f->c->act;
     int r0, r1, ld = (C + 63) / 64 * 64, nb = (C + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK;
     my_rows(f, f->N, &r0, &r1);
     rmsnorm(y, x, w, r0, r1, C, f->c->m->hp.eps);
-    for (int n = r0; n < r1; n++) quantize_row(a, y, n, C, ld, nb);
+    for (int n = r0; n < r1; n++)
+        tk_act_row(a->q + (size_t)n * ld, &a->s[n], &a->sum[n], a->bsum + (size_t)n * nb, y + (size_t)n * C, C, ld);
     if (f->w.tid == 0) a->N = f->N, a->K = C, a->ld = ld, a->nb = nb;   // read by the products after the barrier
     eng_team_sync(&f->w);
 }

@@ -38,6 +38,33 @@ const char *tk_isa_name(tk_isa isa) {
 // ---------------------------------------------------------------------------------------------------
 // Activations
 
+float tk_quant_row(int8_t *restrict q, const float *restrict x, int K) {
+    float mx = 0.0f;
+    #pragma omp simd reduction(max : mx)
+    for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
+    float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+    #pragma omp simd
+    for (int k = 0; k < K; k++) {
+        float v = rintf(x[k] * s);   // round half to even (the default rounding mode)
+        q[k] = (int8_t)(v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v);
+    }
+    return s;
+}
+
+void tk_act_row(int8_t *q, float *s, int32_t *sum, int32_t *bsum, const float *x, int K, int ld) {
+    *s = tk_quant_row(q, x, K);
+    memset(q + K, 0, (size_t)(ld - K));
+    int32_t total = 0;
+    for (int b = 0, nb = (K + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK; b < nb; b++) {
+        int k0 = b * TK_TQ_BLOCK, k1 = k0 + TK_TQ_BLOCK < K ? k0 + TK_TQ_BLOCK : K, bs = 0;
+        #pragma omp simd reduction(+ : bs)
+        for (int k = k0; k < k1; k++) bs += q[k];
+        bsum[b] = bs;
+        total += bs;
+    }
+    *sum = total;
+}
+
 void tk_act_quantize(tk_act *a, const float *x, int N, int K) {
     CHECK(N >= 0 && K > 0, "tk_act_quantize: %d x %d", N, K);
     int ld = (K + 63) / 64 * 64, nb = (K + TK_TQ_BLOCK - 1) / TK_TQ_BLOCK;
@@ -53,27 +80,8 @@ void tk_act_quantize(tk_act *a, const float *x, int N, int K) {
     a->sum = (int32_t *)(a->s + N);
     a->bsum = a->sum + N;
     #pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * K;
-        int8_t *q = a->q + (size_t)n * ld;
-        float mx = 0.0f;
-        for (int k = 0; k < K; k++) mx = fmaxf(mx, fabsf(xr[k]));
-        float s = 127.0f / fmaxf(mx, 1e-5f);
-        int32_t total = 0;
-        for (int b = 0; b < nb; b++) {
-            int k1 = (b + 1) * TK_TQ_BLOCK < K ? (b + 1) * TK_TQ_BLOCK : K, bs = 0;
-            for (int k = b * TK_TQ_BLOCK; k < k1; k++) {
-                float v = fminf(fmaxf(rintf(xr[k] * s), -128.0f), 127.0f);
-                q[k] = (int8_t)v;
-                bs += q[k];
-            }
-            a->bsum[(size_t)n * nb + b] = bs;
-            total += bs;
-        }
-        memset(q + K, 0, (size_t)(ld - K));
-        a->s[n] = s;
-        a->sum[n] = total;
-    }
+    for (int n = 0; n < N; n++)
+        tk_act_row(a->q + (size_t)n * ld, &a->s[n], &a->sum[n], a->bsum + (size_t)n * nb, x + (size_t)n * K, K, ld);
 }
 
 void tk_act_free(tk_act *a) {

@@ -51,6 +51,12 @@ typedef struct {
 
 void tk_act_quantize(tk_act *a, const float *x, int N, int K);   // x (N, K)
 void tk_act_free(tk_act *a);                                     // accepts zeroed
+// One row of a tk_act, for callers that lay the rows out themselves (the engine): q (ld bytes, zero
+// padded past K), its scale *s, sum *sum and 256-block sums bsum (ceil(K / 256)).
+void tk_act_row(int8_t *q, float *s, int32_t *sum, int32_t *bsum, const float *x, int K, int ld);
+// The quantizer itself: q (K) = clamp(round_half_even(x * s), -128, 127) with s = 127 / max(max|x|, 1e-5);
+// returns s. BitNet's activation quantizer everywhere in trit (training graph, engine, products).
+float tk_quant_row(int8_t *q, const float *x, int K);
 
 typedef struct {
     int M, K;         // output rows, row length
