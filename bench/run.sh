@@ -19,6 +19,10 @@ run /usr/bin/python3 bench/torch_train_bench.py --case all --iters 10 --threads 
 run build/bench/tokenizer_bench
 run build/bench/shard_bench
 
+# Kernels: int8 x ternary products on 2B4T shapes (decode GB/s against a read bandwidth measured beside
+# them, prefill GOP/s against the measured VNNI peak), the LM-head products.
+run build/bench/kernels_bench
+
 # Ratios: trit / peer for every figure both printed (same bench, same tokenizer; same threads for the
 # tokenizer, the peer's best thread count for training).
 /usr/bin/python3 - "$out" <<'PY'
