@@ -13,6 +13,7 @@
 // overflow). The fake-quantizing ops ag_act_quant / ag_weight_quant below compute the same quantizers on
 // floats; tests compare the two.
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "common/check.h"
 #include "kernels/qgemm.h"
 #include "kernels/ternary.h"
+#include "kernels/vmath.h"
 
 // Round half to even for |v| < 2^22 (the default rounding mode does it; vectorizes, unlike rintf calls).
 static inline float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
@@ -111,46 +113,47 @@ typedef struct {
     arena *mem;   // the step's arena, for the backward's scratch
 } bl_saved;
 
-// Scales each row of src (R, C) to int16 (+-32767 of the row's largest magnitude): dst (R, ldd), inv[r] =
-// max / 32767 (0 for a zero row). Column c of the source row r is optionally multiplied by mul[r] first.
-static void rows_to_s16(int16_t *dst, int ldd, float *inv, const float *src, int R, int C, const float *mul) {
+// Scales each row of src (R, C) to int16 (km_q16_row: +-32767 of the row's largest magnitude): dst (R, ldd)
+// zero padded, inv[r] = max / 32767 (0 for a zero row).
+static void rows_to_s16(int16_t *dst, int ldd, float *inv, const float *src, int R, int C) {
     #pragma omp parallel for if ((size_t)R * C > 16384)
     for (int r = 0; r < R; r++) {
-        const float *restrict sr = src + (size_t)r * C;
-        int16_t *restrict d = dst + (size_t)r * ldd;
-        float m = mul ? mul[r] : 1.0f, mx = 0.0f;
-        #pragma omp simd reduction(max : mx)
-        for (int c = 0; c < C; c++) mx = fabsf(sr[c] * m) > mx ? fabsf(sr[c] * m) : mx;
-        float k = mx > 0 ? 32767.0f / mx : 0.0f;
-        #pragma omp simd
-        for (int c = 0; c < C; c++) d[c] = (int16_t)round_even(sr[c] * m * k);
+        int16_t *d = dst + (size_t)r * ldd;
+        inv[r] = km_q16_row(d, src + (size_t)r * C, C);
         for (int c = C; c < ldd; c++) d[c] = 0;
-        inv[r] = mx / 32767.0f;
     }
 }
 
 // The same per column c of src (R, C) * mul[r], written as interleaved row pairs: P ((R + 1) / 2, C) 32-bit
 // lanes, lane (g, c) = (s16 of row 2g, s16 of row 2g + 1) (zero past R): the group-major A of qg_gemm_strided.
 static void cols_to_s16_pairs(uint32_t *P, float *inv, float *colmax, const float *src, int R, int C, const float *mul) {
-    for (int c = 0; c < C; c++) colmax[c] = 0.0f;
-    for (int r = 0; r < R; r++) {
-        const float *restrict sr = src + (size_t)r * C;
-        float m = mul[r];
-        #pragma omp simd
-        for (int c = 0; c < C; c++) colmax[c] = fabsf(sr[c] * m) > colmax[c] ? fabsf(sr[c] * m) : colmax[c];
-    }
-    for (int c = 0; c < C; c++) inv[c] = colmax[c] > 0 ? 32767.0f / colmax[c] : 0.0f;   // the scale, for now
     int G = (R + 1) / 2;
-    #pragma omp parallel for if ((size_t)R * C > 16384)
-    for (int g = 0; g < G; g++) {
-        const float *restrict s0 = src + (size_t)(2 * g) * C, *restrict s1 = s0 + C, *restrict k = inv;
-        float m0 = mul[2 * g], m1 = 2 * g + 1 < R ? mul[2 * g + 1] : 0.0f;
-        if (2 * g + 1 >= R) s1 = s0;   // multiplied by 0
-        uint32_t *restrict out = P + (size_t)g * C;
-        #pragma omp simd
-        for (int c = 0; c < C; c++) {
-            int16_t lo = (int16_t)round_even(s0[c] * m0 * k[c]), hi = (int16_t)round_even(s1[c] * m1 * k[c]);
-            out[c] = (uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+    #pragma omp parallel if ((size_t)R * C > 16384)
+    {
+        // Column maxima: each thread a range of columns over all rows (16-column aligned ranges).
+        int nt = omp_get_num_threads(), t = omp_get_thread_num(), blocks = (C + 15) / 16;
+        int c0 = 16 * (blocks * t / nt), c1 = 16 * (blocks * (t + 1) / nt);
+        c1 = c1 < C ? c1 : C;
+        for (int c = c0; c < c1; c++) colmax[c] = 0.0f;
+        for (int r = 0; r < R; r++) {
+            const float *restrict sr = src + (size_t)r * C;
+            float m = mul[r];
+            #pragma omp simd
+            for (int c = c0; c < c1; c++) colmax[c] = fabsf(sr[c] * m) > colmax[c] ? fabsf(sr[c] * m) : colmax[c];
+        }
+        for (int c = c0; c < c1; c++) inv[c] = colmax[c] > 0 ? 32767.0f / colmax[c] : 0.0f;   // the scale, for now
+        #pragma omp barrier
+        #pragma omp for
+        for (int g = 0; g < G; g++) {   // then the pairs, rows split across threads
+            const float *restrict s0 = src + (size_t)(2 * g) * C, *restrict s1 = s0 + C, *restrict k = inv;
+            float m0 = mul[2 * g], m1 = 2 * g + 1 < R ? mul[2 * g + 1] : 0.0f;
+            if (2 * g + 1 >= R) s1 = s0;   // multiplied by 0
+            uint32_t *restrict out = P + (size_t)g * C;
+            #pragma omp simd
+            for (int c = 0; c < C; c++) {
+                int16_t lo = (int16_t)round_even(s0[c] * m0 * k[c]), hi = (int16_t)round_even(s1[c] * m1 * k[c]);
+                out[c] = (uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+            }
         }
     }
     for (int c = 0; c < C; c++) inv[c] = colmax[c] / 32767.0f;
@@ -171,7 +174,7 @@ static void bitlinear_backward(const ag_node *nd) {
         int Mp = (M + 1) & ~1;
         int16_t *d16 = arena_alloc(mem, sizeof(int16_t) * (size_t)N * Mp);
         float *inv = arena_alloc(mem, sizeof(float) * (size_t)N);
-        rows_to_s16(d16, Mp, inv, y->grad, N, M, NULL);
+        rows_to_s16(d16, Mp, inv, y->grad, N, M);
         qg_pack_s8_pairs(&p, arena_alloc(mem, qg_pack_bytes(QG_S16, M, K)), s->t, M, K, K);
         qg_gemm(dx, K, d16, Mp, &p, N, inv, s->sw, dx_acc);
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/engine_impl.h"
+#include "kernels/vmath.h"
 #include "kernels/floatmm.h"
 
 #define CHUNK_PANELS 32  // panels (64 rows each) a thread takes at once from its own share of a product
@@ -299,7 +300,7 @@ static void lm_head(fwd *f, float *logits, int r0, int n) {
     float *inv = c->gate;
     if (f->w.tid == 0) {
         rmsnorm(c->h, c->x, m->output_norm, r0, r0 + n, C, m->hp.eps);   // rows r0.. of h: xn
-        for (int i = 0; m->head->type == GGUF_TYPE_Q8_0 && i < n; i++) inv[i] = eng_q16_row(x16 + (size_t)i * C, xn + (size_t)i * C, C);
+        for (int i = 0; m->head->type == GGUF_TYPE_Q8_0 && i < n; i++) inv[i] = km_q16_row(x16 + (size_t)i * C, xn + (size_t)i * C, C);
     }
     eng_team_sync(&f->w);
     size_t ldw = m->head->type == GGUF_TYPE_Q8_0 ? (size_t)C / TK_QK8_0 * sizeof(tk_block_q8_0) : (size_t)C * (m->head->type == GGUF_TYPE_F32 ? 4 : 2);

@@ -9,7 +9,7 @@
 //           cubic in double precision, as its FMA build computes it), vectorized. The softmax and SiLU of the
 //           training graph call expf; the engine must round exactly as it does (see below).
 //   q8_row  y[n * ldy] = inv[n] * sum_b d_b * (sum_{k in b} q_k * x[n * K + k]) for n < N: one Q8_0 row
-//           (K / 32 blocks) of an LM head against N rows of int16 activations x (N, K) (eng_q16_row: x / inv
+//           (K / 32 blocks) of an LM head against N rows of int16 activations x (N, K) (km_q16_row: x / inv
 //           rounded, |x| <= 32767), each block's sum exact in int32. int16 per row is 256 times finer than
 //           llama.cpp's int8 per 32-block (logits move by ~1e-5 relative, not ~5e-3), and twice as fast
 //           as float activations, which need a widening and a conversion per weight.
@@ -37,8 +37,6 @@ typedef struct {
 
 const eng_ops *eng_ops_for(tk_isa isa);   // CHECKs that the CPU runs the path
 
-// x16 (K) = round(x * 32767 / max|x|); returns the inverse scale max / 32767 (0 for a zero row).
-float eng_q16_row(int16_t *x16, const float *x, int K);
 
 extern const eng_ops eng_ops_scalar, eng_ops_avx2, eng_ops_avx512;   // kernels/engine_ops.c, engine_x86.c
 

@@ -34,16 +34,6 @@ static void q8_row_scalar(float *y, size_t ldy, const tk_block_q8_0 *w, const in
     }
 }
 
-float eng_q16_row(int16_t *x16, const float *x, int K) {
-    float mx = 0.0f;
-    #pragma omp simd reduction(max : mx)
-    for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
-    float s = mx > 0 ? 32767.0f / mx : 0.0f;
-    #pragma omp simd
-    for (int k = 0; k < K; k++) x16[k] = (int16_t)rintf(x[k] * s);
-    return mx / 32767.0f;
-}
-
 static void expv_scalar(float *y, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] = expf(x[i]);
 }

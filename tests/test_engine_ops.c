@@ -10,6 +10,7 @@
 
 #include "common/rng.h"
 #include "kernels/engine_impl.h"
+#include "kernels/vmath.h"
 #include "tests/harness.h"
 
 static void fill(float *x, size_t n, rng *r) {
@@ -95,7 +96,7 @@ int main(void) {
             tk_block_q8_0 *wq = malloc(sizeof(tk_block_q8_0) * (size_t)(K / 32));
             tk_q8_0_quantize(wq, w, K);
             tk_q8_0_dequantize(w, wq, K);   // the exact weights the row holds
-            for (int n = 0; n < N; n++) inv[n] = eng_q16_row(x16 + (size_t)n * K, x + (size_t)n * K, K);
+            for (int n = 0; n < N; n++) inv[n] = km_q16_row(x16 + (size_t)n * K, x + (size_t)n * K, K);
             for (int Nn = 1; Nn <= N; Nn += 2) {
                 ops->q8_row(y, 3, wq, x16, inv, Nn, K);
                 for (int n = 0; n < Nn; n++) {
