@@ -5,6 +5,7 @@
 
 #include "autograd/ag.h"
 #include "common/check.h"
+#include "kernels/vmath.h"
 
 // ---- RMSNorm: y = x * rsqrt(mean(x^2) + eps) * w ----
 
@@ -127,42 +128,70 @@ ag_tensor *ag_embedding(ag_ctx *ctx, ag_tensor *table, const int *ids, int n) {
 }
 
 // ---- cross-entropy: mean over counted rows of logsumexp(z) - z[label] ----
+// The forward keeps each row's logsumexp, so the backward is one pass: dz = g * (exp(z - lse) - onehot).
+// exp is km_expf (glibc's expf, vectorized); the row sums are in double.
+
+typedef struct {
+    const int *labels;
+    float *lse;       // (rows)
+    float *scratch;   // (threads, V)
+    int threads;
+} ce_saved;
 
 static void cross_entropy_backward(const ag_node *nd) {
     ag_tensor *z = nd->in[0];
-    const int *labels = nd->saved;
+    const ce_saved *s = nd->saved;
     int R = ag_rows(z), V = ag_cols(z), ignore = nd->iarg[0], count = nd->iarg[1];
-    float *dzall = count ? ag_grad_zeroed(z) : NULL;
     if (count == 0) return;
+    int acc = ag_grad_acc(z);
     float g = nd->out->grad[0] / (float)count;
-    #pragma omp parallel for if (z->n > 16384)
+    #pragma omp parallel for num_threads(s->threads) if (z->n > 16384)
     for (int r = 0; r < R; r++) {
-        if (labels[r] == ignore) continue;
-        const float *zr = z->data + (size_t)r * V;
-        float *dz = dzall + (size_t)r * V;
-        float mx = zr[0];
-        for (int i = 1; i < V; i++) mx = zr[i] > mx ? zr[i] : mx;
-        float sum = 0.0f;
-        for (int i = 0; i < V; i++) sum += expf(zr[i] - mx);
-        float inv = 1.0f / sum;
-        for (int i = 0; i < V; i++) dz[i] += g * expf(zr[i] - mx) * inv;
-        dz[labels[r]] -= g;
+        float *restrict dz = z->grad + (size_t)r * V;
+        if (s->labels[r] == ignore) {
+            if (!acc) memset(dz, 0, sizeof(float) * (size_t)V);
+            continue;
+        }
+        const float *restrict zr = z->data + (size_t)r * V;
+        float *restrict e = s->scratch + (size_t)omp_get_thread_num() * V, lse = s->lse[r];
+        #pragma omp simd
+        for (int i = 0; i < V; i++) e[i] = zr[i] - lse;
+        km_expf(e, e, V);
+        if (acc) {
+            #pragma omp simd
+            for (int i = 0; i < V; i++) dz[i] += g * e[i];
+        } else {
+            #pragma omp simd
+            for (int i = 0; i < V; i++) dz[i] = g * e[i];
+        }
+        dz[s->labels[r]] -= g;
     }
 }
 
 ag_tensor *ag_cross_entropy(ag_ctx *ctx, ag_tensor *logits, const int *labels, int ignore_index) {
     int R = ag_rows(logits), V = ag_cols(logits), count = 0;
+    ce_saved *s = arena_alloc(&ctx->mem, sizeof(ce_saved));
+    s->labels = labels;
+    s->threads = omp_get_max_threads();
+    s->lse = arena_alloc(&ctx->mem, sizeof(float) * (size_t)(R ? R : 1));
+    s->scratch = arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * V);
     double total = 0.0;
-    #pragma omp parallel for reduction(+ : total, count) if (logits->n > 16384)
+    #pragma omp parallel for num_threads(s->threads) reduction(+ : total, count) if (logits->n > 16384)
     for (int r = 0; r < R; r++) {
         if (labels[r] == ignore_index) continue;
         CHECK(labels[r] >= 0 && labels[r] < V, "cross_entropy: label %d outside [0, %d)", labels[r], V);
-        const float *zr = logits->data + (size_t)r * V;
-        float mx = zr[0];
-        for (int i = 1; i < V; i++) mx = zr[i] > mx ? zr[i] : mx;
+        const float *restrict zr = logits->data + (size_t)r * V;
+        float *restrict e = s->scratch + (size_t)omp_get_thread_num() * V, mx = zr[0];
+        #pragma omp simd reduction(max : mx)
+        for (int i = 0; i < V; i++) mx = zr[i] > mx ? zr[i] : mx;
+        #pragma omp simd
+        for (int i = 0; i < V; i++) e[i] = zr[i] - mx;
+        km_expf(e, e, V);
         double sum = 0.0;
-        for (int i = 0; i < V; i++) sum += exp((double)zr[i] - mx);
-        total += log(sum) + mx - zr[labels[r]];
+        for (int i = 0; i < V; i++) sum += e[i];
+        double lse = log(sum) + mx;
+        s->lse[r] = (float)lse;
+        total += lse - zr[labels[r]];
         count++;
     }
     int one = 1, need = ag_needs_grad(ctx, logits, NULL);
@@ -173,7 +202,7 @@ ag_tensor *ag_cross_entropy(ag_ctx *ctx, ag_tensor *logits, const int *labels, i
         nd->in[0] = logits;
         nd->iarg[0] = ignore_index;
         nd->iarg[1] = count;
-        nd->saved = (void *)labels;
+        nd->saved = s;
     }
     return loss;
 }
