@@ -6,6 +6,7 @@
 
 #include "autograd/ag.h"
 #include "common/check.h"
+#include "kernels/vmath.h"
 
 // ---- RoPE ----
 // For head dim D and i < D/2: (x_i, x_{i+D/2}) is rotated by angle pos * inv_freq_i, with
@@ -84,13 +85,19 @@ static void attn_forward_group(float *o, float *p, const float *q, const float *
         const float *qb = q + (size_t)b * T * H * D + (size_t)h * D;
         float *pb = p + ((size_t)b * H + h) * T * T, *ob = o + (size_t)b * T * H * D + (size_t)h * D;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qb, H * D, kb, Hkv * D, 0.0f, pb, T);
-        for (int t = 0; t < T; t++) {
-            float *row = pb + (size_t)t * T, mx = row[0], sum = 0.0f;
-            for (int j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
-            for (int j = 0; j <= t; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+        for (int t = 0; t < T; t++) {   // softmax over keys 0..t (expf vectorized: kernels/vmath.h)
+            float *restrict row = pb + (size_t)t * T, mx = row[0], sum = 0.0f;
+            int n = t + 1;
+            #pragma omp simd reduction(max : mx)
+            for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+            #pragma omp simd
+            for (int j = 0; j < n; j++) row[j] -= mx;
+            km_expf(row, row, n);
+            for (int j = 0; j < n; j++) sum += row[j];
             float inv = 1.0f / sum;
-            for (int j = 0; j <= t; j++) row[j] *= inv;
-            for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+            #pragma omp simd
+            for (int j = 0; j < n; j++) row[j] *= inv;
+            for (int j = n; j < T; j++) row[j] = 0.0f;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, pb, T, vb, Hkv * D, 0.0f, ob, H * D);
     }
