@@ -38,7 +38,7 @@ for r in rows:
 for k, impls in by.items():
     if "trit" not in impls: continue
     for peer, r in impls.items():
-        if peer == "trit": continue
+        if peer not in ("pytorch", "lenml", "llama.cpp"): continue   # peers, not trit's own reference points
         for m in ("tokens_per_s", "decode_tokens_per_s", "prefill_tokens_per_s", "mb_per_s"):
             if m in r and m in impls["trit"] and r[m]:
                 out = {"ratio": m, "bench": impls["trit"]["bench"], "trit_over": peer, "value": round(impls["trit"][m] / r[m], 2)}
