@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # llama.cpp interop (the real library: npm's node-llama-cpp with its @node-llama-cpp/linux-x64 prebuilt, installed
 # by `make npm-deps` if missing): a SiLU BitNet trained here by `trit train` on the bundled TinyStories sample
-# (BPE 512, hidden 256, 2 layers, 400 steps), exported as TQ2_0 and as TQ1_0, loads in llama.cpp, and its greedy
+# (BPE 512, hidden 256, intermediate 256, 2 layers, 800 steps), exported as TQ2_0 and as TQ1_0, loads in llama.cpp, and its greedy
 # continuations of 5 prompts (16 tokens; the prompts go to llama.cpp as trit's token ids) agree with trit's in at
 # least 4 of 5: `trit sample --temp 0` (the autograd model of the checkpoint) compared as text, and, when the
 # engine is built, `trit run --temp 0` on the same GGUF compared as token ids. A relu2 model's export loads and
@@ -30,7 +30,7 @@ config() {   # config FILE ACT STEPS
   $PY - "$@" <<'PY'
 import json, sys
 f, act, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-c = {"model": {"vocab_size": 515, "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2,
+c = {"model": {"vocab_size": 515, "hidden_size": 256, "intermediate_size": 256, "num_hidden_layers": 2,
                "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_act": act, "max_position_embeddings": 128,
                "rope_theta": 10000.0, "tie_word_embeddings": True, "bos_token_id": 512, "eos_token_id": 513},
      "tokenizer": "tok.json", "data": "shards", "out_dir": "run-" + act, "batch_size": 16, "seq_len": 64,
@@ -40,7 +40,7 @@ c = {"model": {"vocab_size": 515, "hidden_size": 256, "intermediate_size": 512, 
 json.dump(c, open(f, "w"))
 PY
 }
-config "$tmp/silu.json" silu 400
+config "$tmp/silu.json" silu 800
 config "$tmp/relu2.json" relu2 30
 for act in silu relu2; do
   if ! $TRIT train "$tmp/$act.json" --quiet >>"$tmp/log" 2>&1; then

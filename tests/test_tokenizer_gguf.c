@@ -50,7 +50,7 @@ static int same_encoding(const tok_tokenizer *a, const tok_tokenizer *b, int *fi
         tok_ids x = {0}, y = {0};
         tok_encode(a, texts[i], lens[i], &x);
         tok_encode(b, texts[i], lens[i], &y);
-        int same = x.n == y.n && !memcmp(x.ids, y.ids, x.n * sizeof(int32_t));
+        int same = x.n == y.n && (x.n == 0 || !memcmp(x.ids, y.ids, x.n * sizeof(int32_t)));
         tok_ids_free(&x);
         tok_ids_free(&y);
         if (!same) {
