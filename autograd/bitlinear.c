@@ -7,10 +7,9 @@
 // which is the float computation of the reference up to one rounding.
 //
 // Backward (straight-through, so dX = dY W_q and dW = dY^T X_q) also runs on integer kernels, with the
-// gradients in 16-bit fixed point: each row of dY (for dX), and each output channel of dY / s (for dW), is
-// scaled to +-32767 of its largest magnitude and rounded, which is a relative error of at most 1.5e-5 of
-// that row's (channel's) largest entry; sums are exact int32 (dW in chunks of 510 tokens so they cannot
-// overflow). The fake-quantizing ops ag_act_quant / ag_weight_quant below compute the same quantizers on
+// gradients in 16-bit fixed point: each row of dY (for dX) is scaled to +-32767 of its largest magnitude
+// and rounded (a relative error of at most 1.5e-5 of that row's largest entry), each output channel of
+// dY / s (for dW) to +-16383 (3.1e-5), so that the exact int32 sums of dW cover 1022 tokens per pass. The fake-quantizing ops ag_act_quant / ag_weight_quant below compute the same quantizers on
 // floats; tests compare the two.
 #include <math.h>
 #include <omp.h>
@@ -124,7 +123,12 @@ static void rows_to_s16(int16_t *dst, int ldd, float *inv, const float *src, int
     }
 }
 
-// The same per column c of src (R, C) * mul[r], written as interleaved row pairs: P ((R + 1) / 2, C) 32-bit
+// dW's gradients use +-16383: 511 pairs of 16383 * 128 products stay below 2^31, so DW_CHUNK tokens make
+// one exact pass.
+#define DW_Q 16383.0f
+#define DW_CHUNK 1022
+
+// Per column c of src (R, C) * mul[r] scaled to +-DW_Q, written as interleaved row pairs: P ((R + 1) / 2, C) 32-bit
 // lanes, lane (g, c) = (s16 of row 2g, s16 of row 2g + 1) (zero past R): the group-major A of qg_gemm_strided.
 static void cols_to_s16_pairs(uint32_t *P, float *inv, float *colmax, const float *src, int R, int C, const float *mul) {
     int G = (R + 1) / 2;
@@ -141,7 +145,7 @@ static void cols_to_s16_pairs(uint32_t *P, float *inv, float *colmax, const floa
             #pragma omp simd
             for (int c = c0; c < c1; c++) colmax[c] = fabsf(sr[c] * m) > colmax[c] ? fabsf(sr[c] * m) : colmax[c];
         }
-        for (int c = c0; c < c1; c++) inv[c] = colmax[c] > 0 ? 32767.0f / colmax[c] : 0.0f;   // the scale, for now
+        for (int c = c0; c < c1; c++) inv[c] = colmax[c] > 0 ? DW_Q / colmax[c] : 0.0f;   // the scale, for now
         #pragma omp barrier
         #pragma omp for
         for (int g = 0; g < G; g++) {   // then the pairs, rows split across threads
@@ -156,10 +160,8 @@ static void cols_to_s16_pairs(uint32_t *P, float *inv, float *colmax, const floa
             }
         }
     }
-    for (int c = 0; c < C; c++) inv[c] = colmax[c] / 32767.0f;
+    for (int c = 0; c < C; c++) inv[c] = colmax[c] / DW_Q;
 }
-
-#define DW_CHUNK 510   // tokens per dW pass: 255 pairs of 32767 * 128 products stay below 2^31
 
 static void bitlinear_backward(const ag_node *nd) {
     const bl_saved *s = nd->saved;
