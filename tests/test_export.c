@@ -17,16 +17,6 @@
 #include "kernels/quants.h"
 #include "model/hf_io.h"
 
-static char tmpdir[64];
-
-static const char *tmp(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
 static bn_config config(int C, int I, int V, int tied, bn_act act) {
     bn_config c = {V, C, I, 2, 4, 2, C / 4, 128, act, 1e-5f, 10000.0, tied, 256, 257, BN_AUTOBITLINEAR, 0};
     return c;
@@ -48,7 +38,7 @@ static tok_tokenizer *test_tokenizer(void) {
     bpe_train(b, 256);
     tr_err err;
     tok_tokenizer *t = NULL;
-    CHECK(bpe_write(b, tmp("tok.json"), &err) == 0 && tok_load(&t, tmp("tok.json"), &err) == 0, "%s", err.msg);
+    CHECK(bpe_write(b, t_tmp("tok.json"), &err) == 0 && tok_load(&t, t_tmp("tok.json"), &err) == 0, "%s", err.msg);
     bpe_trainer_free(b);
     return t;
 }
@@ -120,11 +110,11 @@ static void test_gguf_types(const tok_tokenizer *tok) {
             uint32_t embed = tied ? GGUF_TYPE_Q8_0 : GGUF_TYPE_F16;
             ex_gguf_opts o = {(ex_type)ty, embed, "test", 0};
             tr_err err;
-            if (!t_check(ex_write_gguf(&m, tok, &o, tmp("m.gguf"), "src", &err) == 0, label, "%s", err.msg)) continue;
-            if (compare_linears(&m, tmp("m.gguf"), (ex_type)ty, label) == 0) t_check(1, label, "-");
+            if (!t_check(ex_write_gguf(&m, tok, &o, t_tmp("m.gguf"), "src", &err) == 0, label, "%s", err.msg)) continue;
+            if (compare_linears(&m, t_tmp("m.gguf"), (ex_type)ty, label) == 0) t_check(1, label, "-");
             // metadata and the other tensors
             gguf_file *g;
-            gguf_open(&g, tmp("m.gguf"), &err);
+            gguf_open(&g, t_tmp("m.gguf"), &err);
             const char *arch = NULL, *act = NULL;
             uint32_t ft = 0, nl = 0, ff = 0, hkv = 0, V = 0;
             char k1[96], k2[96], k3[96], k4[96];
@@ -163,7 +153,7 @@ static void test_import(const tok_tokenizer *tok) {
     random_model(&m, &c, 5);
     ex_gguf_opts o = {EX_TQ1_0, GGUF_TYPE_F16, "t", 1};
     tr_err err;
-    int ok = ex_write_gguf(&m, tok, &o, tmp("a.gguf"), "src", &err) == 0 && ex_load_gguf(&back, tmp("a.gguf"), &err) == 0;
+    int ok = ex_write_gguf(&m, tok, &o, t_tmp("a.gguf"), "src", &err) == 0 && ex_load_gguf(&back, t_tmp("a.gguf"), &err) == 0;
     if (!t_check(ok, "import a TQ1_0 export", "%s", err.msg)) return;
     const bn_config *b = &back.cfg;
     ok = back.ternary && b->vocab_size == 300 && b->hidden_size == 256 && b->intermediate_size == 512 && b->n_layers == 2 &&
@@ -175,12 +165,12 @@ static void test_import(const tok_tokenizer *tok) {
     t_check(ok, "import reads norms exactly", "final norm differs");
     // re-export the imported (ternary) model as I2_S: codes identical to the original quantization
     o.type = EX_I2_S;
-    ok = ex_write_gguf(&back, tok, &o, tmp("b.gguf"), "src", &err) == 0;
+    ok = ex_write_gguf(&back, tok, &o, t_tmp("b.gguf"), "src", &err) == 0;
     bn_model_free(&back);
     if (t_check(ok, "re-export an imported model", "%s", err.msg)) {
         // the original's scales went through fp16 once (TQ1_0); compare codes exactly against the original model
         gguf_file *g;
-        gguf_open(&g, tmp("b.gguf"), &err);
+        gguf_open(&g, t_tmp("b.gguf"), &err);
         size_t cnt = 512 * 256;
         int8_t *want = malloc(cnt), *got = malloc(cnt);
         float sw = ag_ternarize(want, m.layers[1].lin[BN_UP], cnt, 0), sg = 0;
@@ -198,8 +188,8 @@ static void test_hf(void) {
     bn_model m, back;
     random_model(&m, &c, 9);
     tr_err err;
-    int ok = ex_write_hf(&m, "{\"x\": 1}", EX_HF_PACKED, tmp("hf"), &err) == 0 &&
-             bn_model_load_hf(&back, tmp("hf"), 0, &err) == 0;
+    int ok = ex_write_hf(&m, "{\"x\": 1}", EX_HF_PACKED, t_tmp("hf"), &err) == 0 &&
+             bn_model_load_hf(&back, t_tmp("hf"), 0, &err) == 0;
     if (!t_check(ok, "hf-packed export loads with model/hf_io", "%s", err.msg)) return;
     int same = back.ternary && back.cfg.offline && back.cfg.linear_class == BN_AUTOBITLINEAR && !back.cfg.tie_embeddings;
     for (int l = 0; l < 2 && same; l++)
@@ -215,12 +205,11 @@ static void test_hf(void) {
     for (int i = 0; i < 256 && same; i++) same = back.final_norm[i] == bf16_to_f32(f32_to_bf16(m.final_norm[i]));
     t_check(same, "hf-packed: codes and F32 weight_scale exact, norms bf16", "values differ");
     struct stat st;
-    char p[300];
-    snprintf(p, sizeof(p), "%s/tokenizer.json", tmp("hf"));
+    const char *p = t_tmp("hf/tokenizer.json");
     t_check(stat(p, &st) == 0 && st.st_size == 8, "hf export writes tokenizer.json", "missing");
     bn_model_free(&back);
 
-    ok = ex_write_hf(&m, NULL, EX_HF_BF16, tmp("hf"), &err) == 0 && bn_model_load_hf(&back, tmp("hf"), 0, &err) == 0;
+    ok = ex_write_hf(&m, NULL, EX_HF_BF16, t_tmp("hf"), &err) == 0 && bn_model_load_hf(&back, t_tmp("hf"), 0, &err) == 0;
     if (t_check(ok, "hf-bf16 export replaces a previous export and loads", "%s", err.msg)) {
         same = !back.ternary && !back.cfg.offline;
         for (int i = 0; i < back.n_params && same; i++) {
@@ -229,7 +218,7 @@ static void test_hf(void) {
                 same = back.data[q->offset + j] == bf16_to_f32(f32_to_bf16(m.data[o->offset + j]));
         }
         t_check(same, "hf-bf16: every tensor is the bf16 of the latent weight", "values differ");
-        snprintf(p, sizeof(p), "%s/tokenizer.json", tmp("hf"));
+        p = t_tmp("hf/tokenizer.json");
         t_check(access(p, F_OK) != 0, "hf-bf16 replacing an export drops its old tokenizer.json", "still there");
         bn_model_free(&back);
     }
@@ -244,8 +233,8 @@ static void test_golden_packed(void) {
     const char *dir = t_golden("hf-tiny-bitnet/packed");
     if (!t_check(ex_source_load(&s, dir, &err) == 0, "load the golden packed checkpoint", "%s", err.msg)) return;
     st_file *orig = NULL, *mine = NULL;
-    int ok = ex_write_hf(&s.model, NULL, EX_HF_PACKED, tmp("gp"), &err) == 0 && st_open(&orig, dir, &err) == 0 &&
-             st_open(&mine, tmp("gp"), &err) == 0;
+    int ok = ex_write_hf(&s.model, NULL, EX_HF_PACKED, t_tmp("gp"), &err) == 0 && st_open(&orig, dir, &err) == 0 &&
+             st_open(&mine, t_tmp("gp"), &err) == 0;
     int same = ok;
     for (int i = 0; ok && i < st_count(orig); i++) {
         const st_tensor *a = st_get(orig, i), *b = st_find(mine, a->name);
@@ -259,12 +248,12 @@ static void test_golden_packed(void) {
     t_check(ok && same, "packed checkpoint -> hf-packed: U8 codes byte-identical, scale = 1/weight_scale (bitlinear)",
             "%s", ok ? "differ" : err.msg);
     ex_gguf_opts o = {EX_TQ2_0, GGUF_TYPE_F16, "g", 0};
-    ok = ex_write_gguf(&s.model, NULL, &o, tmp("g.gguf"), dir, &err) != 0 && strstr(err.msg, "hf-tiny-bitnet/packed: tensor blk.0.attn_q.weight") &&
-         strstr(err.msg, "TQ2_0 needs a multiple of 256") && access(tmp("g.gguf"), F_OK) != 0;
+    ok = ex_write_gguf(&s.model, NULL, &o, t_tmp("g.gguf"), dir, &err) != 0 && strstr(err.msg, "hf-tiny-bitnet/packed: tensor blk.0.attn_q.weight") &&
+         strstr(err.msg, "TQ2_0 needs a multiple of 256") && access(t_tmp("g.gguf"), F_OK) != 0;
     t_check(ok, "TQ2_0 of hidden 128: one-line error naming the tensor, no file", "%s", err.msg);
     o.type = EX_F16;
-    if (t_check(ex_write_gguf(&s.model, NULL, &o, tmp("g.gguf"), dir, &err) == 0, "golden packed -> F16", "%s", err.msg) &&
-        compare_linears(&s.model, tmp("g.gguf"), EX_F16, "golden packed -> F16") == 0)
+    if (t_check(ex_write_gguf(&s.model, NULL, &o, t_tmp("g.gguf"), dir, &err) == 0, "golden packed -> F16", "%s", err.msg) &&
+        compare_linears(&s.model, t_tmp("g.gguf"), EX_F16, "golden packed -> F16") == 0)
         t_check(1, "golden packed -> F16: stored codes exact, scales to fp16", "-");
     st_close(orig);
     st_close(mine);
@@ -277,49 +266,46 @@ static void test_errors(const tok_tokenizer *tok) {
     bn_model m;
     random_model(&m, &c, 3);
     ex_gguf_opts o = {EX_TQ2_0, GGUF_TYPE_F16, "t", 0};
-    int rc = ex_write_gguf(&m, tok, &o, tmp("e.gguf"), "src.h5", &err);
+    int rc = ex_write_gguf(&m, tok, &o, t_tmp("e.gguf"), "src.h5", &err);
     t_check(rc && strstr(err.msg, "src.h5: the tokenizer has 259 ids but the model's vocab_size is 200") &&
-                access(tmp("e.gguf"), F_OK) != 0, "tokenizer larger than the vocabulary: error, no file", "%s", err.msg);
+                access(t_tmp("e.gguf"), F_OK) != 0, "tokenizer larger than the vocabulary: error, no file", "%s", err.msg);
     bn_model_free(&m);
     c = config(256, 336, 300, 1, BN_ACT_RELU2);
     random_model(&m, &c, 3);
-    rc = ex_write_gguf(&m, NULL, &o, tmp("e.gguf"), "src.h5", &err);
+    rc = ex_write_gguf(&m, NULL, &o, t_tmp("e.gguf"), "src.h5", &err);
     t_check(rc && strstr(err.msg, "tensor blk.0.ffn_down.weight (model.layers.0.mlp.down_proj.weight) has rows of 336"),
             "TQ2_0 with intermediate 336: error names ffn_down", "%s", err.msg);
     o.type = EX_I2_S;
-    rc = ex_write_gguf(&m, NULL, &o, tmp("e.gguf"), "src.h5", &err);
+    rc = ex_write_gguf(&m, NULL, &o, t_tmp("e.gguf"), "src.h5", &err);
     t_check(rc && strstr(err.msg, "I2_S needs a multiple of 128"), "I2_S with intermediate 336: error", "%s", err.msg);
     bn_model_free(&m);
     c = config(240, 512, 300, 1, BN_ACT_RELU2);
     c.n_heads = c.n_kv_heads = 2, c.head_dim = 120;
     random_model(&m, &c, 3);
     o.type = EX_F16, o.embed = GGUF_TYPE_Q8_0;
-    rc = ex_write_gguf(&m, NULL, &o, tmp("e.gguf"), "src.h5", &err);
+    rc = ex_write_gguf(&m, NULL, &o, t_tmp("e.gguf"), "src.h5", &err);
     t_check(rc && strstr(err.msg, "token_embd.weight") && strstr(err.msg, "Q8_0 needs a multiple of 32"),
             "Q8_0 embeddings of width 240: error", "%s", err.msg);
     o.embed = GGUF_TYPE_F16;
-    t_check(ex_write_gguf(&m, NULL, &o, tmp("e.gguf"), "src.h5", &err) == 0, "F16 takes any width", "%s", err.msg);
-    unlink(tmp("e.gguf"));
+    t_check(ex_write_gguf(&m, NULL, &o, t_tmp("e.gguf"), "src.h5", &err) == 0, "F16 takes any width", "%s", err.msg);
+    unlink(t_tmp("e.gguf"));
     m.ternary = 1;
-    rc = ex_write_hf(&m, NULL, EX_HF_BF16, tmp("e"), &err);
-    t_check(rc && strstr(err.msg, "stored ternary weights") && access(tmp("e"), F_OK) != 0,
+    rc = ex_write_hf(&m, NULL, EX_HF_BF16, t_tmp("e"), &err);
+    t_check(rc && strstr(err.msg, "stored ternary weights") && access(t_tmp("e"), F_OK) != 0,
             "hf-bf16 of a ternary model is refused", "%s", err.msg);
     m.ternary = 0;
-    mkdir(tmp("keep"), 0755);
-    FILE *fp = fopen(tmp("keep/notes.txt"), "w");
-    fclose(fp);
-    rc = ex_write_hf(&m, NULL, EX_HF_PACKED, tmp("keep"), &err);
-    t_check(rc && strstr(err.msg, "holds 'notes.txt'") && access(tmp("keep/notes.txt"), F_OK) == 0 &&
-                access(tmp("keep/config.json"), F_OK) != 0, "hf export never overwrites a foreign folder", "%s", err.msg);
+    mkdir(t_tmp("keep"), 0755);
+    t_write_file(t_tmp("keep/notes.txt"), "", 0);
+    rc = ex_write_hf(&m, NULL, EX_HF_PACKED, t_tmp("keep"), &err);
+    t_check(rc && strstr(err.msg, "holds 'notes.txt'") && access(t_tmp("keep/notes.txt"), F_OK) == 0 &&
+                access(t_tmp("keep/config.json"), F_OK) != 0, "hf export never overwrites a foreign folder", "%s", err.msg);
     bn_model_free(&m);
     ex_source s;
-    rc = ex_source_load(&s, tmp("keep"), &err);
+    rc = ex_source_load(&s, t_tmp("keep"), &err);
     t_check(rc && strstr(err.msg, "keep: a folder without config.json"), "a folder that is no checkpoint: error", "%s", err.msg);
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/trit-test-export-XXXXXX");
-    CHECK(mkdtemp(tmpdir), "mkdtemp");
     tok_tokenizer *tok = test_tokenizer();
     test_quantizer();
     test_gguf_types(tok);
@@ -328,8 +314,5 @@ int main(void) {
     test_golden_packed();
     test_errors(tok);
     tok_free(tok);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
     return t_done();
 }

@@ -14,16 +14,6 @@
 #include "harness.h"
 #include "model/hf_io.h"
 
-static char tmpdir[64];
-
-static const char *tmp(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
 static char *slurp(const char *path, size_t *n) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return NULL;
@@ -54,8 +44,6 @@ static float codes(int8_t *t, const bn_model *m, int l, int k) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/trit-test-synth-XXXXXX");
-    CHECK(mkdtemp(tmpdir), "mkdtemp");
     bn_config c = {300, 256, 512, 2, 4, 2, 64, 128, BN_ACT_RELU2, 1e-5f, 500000.0, 0, -1, -1, BN_AUTOBITLINEAR, 0};
     tr_err err;
     const size_t cnt = 512 * 256;   // ffn_up of layer 1
@@ -67,8 +55,8 @@ int main(void) {
         char label[96];
         snprintf(label, sizeof(label), "synth gguf-%s reads back", ex_type_name(ty));
         bn_model m;
-        if (synth(&c, EX_SYN_GGUF, (ex_type)ty, 0, 42, tmp("s.gguf")) ||
-            !t_check(ex_load_gguf(&m, tmp("s.gguf"), &err) == 0, label, "%s", err.msg))
+        if (synth(&c, EX_SYN_GGUF, (ex_type)ty, 0, 42, t_tmp("s.gguf")) ||
+            !t_check(ex_load_gguf(&m, t_tmp("s.gguf"), &err) == 0, label, "%s", err.msg))
             continue;
         float s = codes(t, &m, 1, BN_UP), want = sqrtf(1.5f / 256);
         if (ty != EX_I2_S) want = f16_to_f32(f32_to_f16(want));
@@ -108,15 +96,15 @@ int main(void) {
 
     // Hugging Face layouts: packed gives the same codes and the exact F32 scale; bf16 latent quantizes back to them
     bn_model m;
-    if (!synth(&c, EX_SYN_HF, 0, EX_HF_PACKED, 42, tmp("hfp")) &&
-        t_check(bn_model_load_hf(&m, tmp("hfp"), 0, &err) == 0, "synth hf-packed loads", "%s", err.msg)) {
+    if (!synth(&c, EX_SYN_HF, 0, EX_HF_PACKED, 42, t_tmp("hfp")) &&
+        t_check(bn_model_load_hf(&m, t_tmp("hfp"), 0, &err) == 0, "synth hf-packed loads", "%s", err.msg)) {
         float s = codes(t, &m, 1, BN_UP);
         t_check(m.ternary && !memcmp(ref, t, cnt) && s == sqrtf(1.5f / 256), "synth hf-packed: same codes, exact scale",
                 "scale %g", s);
         bn_model_free(&m);
     }
-    if (!synth(&c, EX_SYN_HF, 0, EX_HF_BF16, 42, tmp("hfb")) &&
-        t_check(bn_model_load_hf(&m, tmp("hfb"), 0, &err) == 0, "synth hf-bf16 loads", "%s", err.msg)) {
+    if (!synth(&c, EX_SYN_HF, 0, EX_HF_BF16, 42, t_tmp("hfb")) &&
+        t_check(bn_model_load_hf(&m, t_tmp("hfb"), 0, &err) == 0, "synth hf-bf16 loads", "%s", err.msg)) {
         codes(t, &m, 1, BN_UP);
         t_check(!m.ternary && !memcmp(ref, t, cnt), "synth hf-bf16: latent weights quantize to the same codes", "differ");
         bn_model_free(&m);
@@ -125,11 +113,11 @@ int main(void) {
     // bytes depend on the seed, not on the threads
     size_t n1 = 0, n2 = 0, n3 = 0;
     omp_set_num_threads(1);
-    synth(&c, EX_SYN_GGUF, EX_I2_S, 0, 7, tmp("t1.gguf"));
+    synth(&c, EX_SYN_GGUF, EX_I2_S, 0, 7, t_tmp("t1.gguf"));
     omp_set_num_threads(2);
-    synth(&c, EX_SYN_GGUF, EX_I2_S, 0, 7, tmp("t2.gguf"));
-    synth(&c, EX_SYN_GGUF, EX_I2_S, 0, 8, tmp("t3.gguf"));
-    char *a = slurp(tmp("t1.gguf"), &n1), *b = slurp(tmp("t2.gguf"), &n2), *d = slurp(tmp("t3.gguf"), &n3);
+    synth(&c, EX_SYN_GGUF, EX_I2_S, 0, 7, t_tmp("t2.gguf"));
+    synth(&c, EX_SYN_GGUF, EX_I2_S, 0, 8, t_tmp("t3.gguf"));
+    char *a = slurp(t_tmp("t1.gguf"), &n1), *b = slurp(t_tmp("t2.gguf"), &n2), *d = slurp(t_tmp("t3.gguf"), &n3);
     t_check(a && b && n1 == n2 && n1 > 0 && !memcmp(a, b, n1), "synth: same bytes on 1 and 2 threads", "differ");
     t_check(d && n3 == n1 && memcmp(a, d, n1), "synth: another seed, other bytes", "same");
     free(a), free(b), free(d);
@@ -138,12 +126,9 @@ int main(void) {
     bn_config bad = c;
     bad.intermediate_size = 320;
     ex_synth_opts o = {EX_SYN_GGUF, EX_TQ1_0, 0, GGUF_TYPE_F16, 1, NULL, NULL, "x"};
-    int rc = ex_synth(&bad, &o, "cfg.json", tmp("bad.gguf"), &err);
-    t_check(rc && strstr(err.msg, "cfg.json: tensor blk.0.ffn_down.weight") && access(tmp("bad.gguf"), F_OK) != 0,
+    int rc = ex_synth(&bad, &o, "cfg.json", t_tmp("bad.gguf"), &err);
+    t_check(rc && strstr(err.msg, "cfg.json: tensor blk.0.ffn_down.weight") && access(t_tmp("bad.gguf"), F_OK) != 0,
             "synth: bad dimensions fail naming the config and tensor", "%s", err.msg);
     free(ref), free(t);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
     return t_done();
 }

@@ -2,23 +2,11 @@
 // round trip of every value type, nested arrays, alignment and every tensor type trit computes with; the
 // typed getters; and every validation error, on files built byte by byte: one line naming the file.
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/gguf.h"
 #include "tests/harness.h"
-
-static char tdir[256];
-
-static const char *tp(const char *rel) {
-    static char ring[8][512];
-    static int k;
-    char *b = ring[k++ % 8];
-    snprintf(b, sizeof(ring[0]), "%s/%s", tdir, rel);
-    return b;
-}
 
 // ---- a byte builder for hand-made files ----
 
@@ -43,13 +31,7 @@ static void pad(bb *b, size_t a) {
 }
 static void zeros(bb *b, size_t n) { memset(b->p + b->n, 0, n), b->n += n; }
 
-static void save(const bb *b, const char *path) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(b->p, 1, b->n, fp) != b->n || fclose(fp)) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-}
+static void save(const bb *b, const char *path) { t_write_file(path, b->p, b->n); }
 
 static size_t file_size(const char *path) {
     struct stat sb;
@@ -77,7 +59,7 @@ static void test_writer_bytes(void) {
     gguf_add_tensor(w, "t", GGUF_TYPE_F32, 1, ne, data);
     gguf_add_tensor(w, "u", GGUF_TYPE_F32, 1, ne, data);
     tr_err err = {{0}};
-    int rc = gguf_writer_write(w, tp("w.gguf"), &err);
+    int rc = gguf_writer_write(w, t_tmp("w.gguf"), &err);
     gguf_writer_free(w);
     bb b;
     head(&b, 3, 2, 1);
@@ -87,7 +69,7 @@ static void test_writer_bytes(void) {
     tinfo(&b, "u", 1, n3, GGUF_TYPE_F32, 32);   // 12 bytes, padded to 32
     pad(&b, 32);
     raw(&b, data, 12), pad(&b, 32), raw(&b, data, 12), pad(&b, 32);
-    FILE *fp = fopen(tp("w.gguf"), "rb");
+    FILE *fp = fopen(t_tmp("w.gguf"), "rb");
     unsigned char got[512];
     size_t n = fp ? fread(got, 1, sizeof(got), fp) : 0;
     if (fp) fclose(fp);
@@ -184,11 +166,11 @@ static void test_round_trip(void) {
     int nts = (int)(sizeof(ts) / sizeof(ts[0]));
     for (int i = 0; i < nts; i++) gguf_add_tensor(w, ts[i].name, ts[i].type, ts[i].nd, ts[i].ne, ts[i].data);
     tr_err err = {{0}};
-    int rc = gguf_writer_write(w, tp("rt.gguf"), &err);
+    int rc = gguf_writer_write(w, t_tmp("rt.gguf"), &err);
     t_check(rc == 0, "writer writes every value and tensor type", "%s", err.msg);
 
     gguf_file *f = NULL;
-    rc = gguf_open(&f, tp("rt.gguf"), &err);
+    rc = gguf_open(&f, t_tmp("rt.gguf"), &err);
     if (!t_check(rc == 0, "reader opens the writer's file", "%s", err.msg)) {
         gguf_writer_free(w);
         return;
@@ -235,9 +217,9 @@ static void test_round_trip(void) {
     // rewriting the file through gguf_set_val copies every value, nested arrays included
     gguf_writer *w2 = gguf_writer_init();
     for (int i = 0; i < gguf_n_kv(f); i++) gguf_set_val(w2, gguf_kv_at(f, i)->key, &gguf_kv_at(f, i)->val);
-    rc = gguf_writer_write(w2, tp("rt2.gguf"), &err);
+    rc = gguf_writer_write(w2, t_tmp("rt2.gguf"), &err);
     gguf_file *f2 = NULL;
-    int copy_ok = rc == 0 && gguf_open(&f2, tp("rt2.gguf"), &err) == 0 && gguf_n_kv(f2) == gguf_n_kv(f);
+    int copy_ok = rc == 0 && gguf_open(&f2, t_tmp("rt2.gguf"), &err) == 0 && gguf_n_kv(f2) == gguf_n_kv(f);
     for (int i = 0; copy_ok && i < gguf_n_kv(f); i++) copy_ok = value_eq(&gguf_kv_at(f, i)->val, &gguf_kv_at(f2, i)->val);
     t_check(copy_ok, "KVs copied with gguf_set_val round trip", "%s", err.msg);
     gguf_close(f2);
@@ -303,10 +285,10 @@ static void one_tensor(bb *b, const char *name, uint32_t n_dims, const uint64_t 
 static void test_bad_files(void) {
     bb b;
     valid(&b);
-    save(&b, tp("valid.gguf"));
+    save(&b, t_tmp("valid.gguf"));
     gguf_file *f = NULL;
     tr_err err = {{0}};
-    int rc = gguf_open(&f, tp("valid.gguf"), &err);
+    int rc = gguf_open(&f, t_tmp("valid.gguf"), &err);
     t_check(rc == 0 && gguf_n_tensors(f) == 2, "the base file of the error cases is valid", "%s", err.msg);
     size_t data_end = rc == 0 ? gguf_data_offset(f) + 32 + 16 : 0;
     gguf_close(f);
@@ -316,10 +298,10 @@ static void test_bad_files(void) {
     for (size_t n = 0; n < data_end; n++) {
         bb t = b;
         t.n = n;
-        save(&t, tp("trunc.gguf"));
+        save(&t, t_tmp("trunc.gguf"));
         f = (gguf_file *)1;
-        rc = gguf_open(&f, tp("trunc.gguf"), &err);
-        if (rc != -1 || f || strncmp(err.msg, tp("trunc.gguf"), strlen(tp("trunc.gguf"))) || strchr(err.msg, '\n')) {
+        rc = gguf_open(&f, t_tmp("trunc.gguf"), &err);
+        if (rc != -1 || f || strncmp(err.msg, t_tmp("trunc.gguf"), strlen(t_tmp("trunc.gguf"))) || strchr(err.msg, '\n')) {
             if (bad++ < 3) printf("# truncated to %zu bytes: rc %d '%s'\n", n, rc, err.msg);
             if (rc == 0) gguf_close(f);
         }
@@ -327,93 +309,93 @@ static void test_bad_files(void) {
     t_check(bad == 0 && data_end > 100, "every truncation fails with one line naming the file", "%d of %zu lengths did not", bad, data_end);
     bb t = b;
     t.n = 40;
-    save(&t, tp("trunc.gguf"));
-    expect_fail("truncated inside a KV", tp("trunc.gguf"), "truncated");
+    save(&t, t_tmp("trunc.gguf"));
+    expect_fail("truncated inside a KV", t_tmp("trunc.gguf"), "truncated");
     t.n = data_end - 1;
-    save(&t, tp("trunc.gguf"));
-    expect_fail("truncated inside tensor data", tp("trunc.gguf"), "tensor 't1' data [");
+    save(&t, t_tmp("trunc.gguf"));
+    expect_fail("truncated inside tensor data", t_tmp("trunc.gguf"), "tensor 't1' data [");
 
-    t = b, memcpy(t.p, "GGUX", 4), save(&t, tp("magic.gguf"));
-    expect_fail("wrong magic", tp("magic.gguf"), "not a GGUF file");
-    save(&(bb){.n = 3, .p = "GGU"}, tp("tiny.gguf"));
-    expect_fail("file of 3 bytes", tp("tiny.gguf"), "not a GGUF file");
-    t = b, t.p[4] = 1, save(&t, tp("v1.gguf"));
-    expect_fail("version 1", tp("v1.gguf"), "version 1 is not supported");
-    t = b, t.p[4] = 4, save(&t, tp("v4.gguf"));
-    expect_fail("version 4", tp("v4.gguf"), "unsupported GGUF version 4");
-    t = b, t.p[4] = 0, t.p[7] = 3, save(&t, tp("be.gguf"));
-    expect_fail("big-endian file", tp("be.gguf"), "big-endian");
-    t = b, t.p[8 + 5] = 1, save(&t, tp("counts.gguf"));   // n_tensors = 2 + 2^40
-    expect_fail("tensor count larger than the file", tp("counts.gguf"), "more than its");
-    t = b, t.p[16 + 7] = 0x10, save(&t, tp("kvcount.gguf"));
-    expect_fail("KV count larger than the file", tp("kvcount.gguf"), "metadata keys");
+    t = b, memcpy(t.p, "GGUX", 4), save(&t, t_tmp("magic.gguf"));
+    expect_fail("wrong magic", t_tmp("magic.gguf"), "not a GGUF file");
+    save(&(bb){.n = 3, .p = "GGU"}, t_tmp("tiny.gguf"));
+    expect_fail("file of 3 bytes", t_tmp("tiny.gguf"), "not a GGUF file");
+    t = b, t.p[4] = 1, save(&t, t_tmp("v1.gguf"));
+    expect_fail("version 1", t_tmp("v1.gguf"), "version 1 is not supported");
+    t = b, t.p[4] = 4, save(&t, t_tmp("v4.gguf"));
+    expect_fail("version 4", t_tmp("v4.gguf"), "unsupported GGUF version 4");
+    t = b, t.p[4] = 0, t.p[7] = 3, save(&t, t_tmp("be.gguf"));
+    expect_fail("big-endian file", t_tmp("be.gguf"), "big-endian");
+    t = b, t.p[8 + 5] = 1, save(&t, t_tmp("counts.gguf"));   // n_tensors = 2 + 2^40
+    expect_fail("tensor count larger than the file", t_tmp("counts.gguf"), "more than its");
+    t = b, t.p[16 + 7] = 0x10, save(&t, t_tmp("kvcount.gguf"));
+    expect_fail("KV count larger than the file", t_tmp("kvcount.gguf"), "metadata keys");
 
-    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, 13), u32(&t, 0), save(&t, tp("vtype.gguf"));
-    expect_fail("unknown value type", tp("vtype.gguf"), "key 'k' has unknown value type 13");
-    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_ARRAY), u32(&t, 99), u64(&t, 0), save(&t, tp("atype.gguf"));
-    expect_fail("array of unknown type", tp("atype.gguf"), "array of unknown value type 99");
-    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_BOOL), raw(&t, "\2", 1), save(&t, tp("bool.gguf"));
-    expect_fail("bool value 2", tp("bool.gguf"), "bool value 2 is not 0 or 1");
-    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_ARRAY), u32(&t, GGUF_VAL_BOOL), u64(&t, 2), raw(&t, "\1\3", 2), save(&t, tp("bools.gguf"));
-    expect_fail("bool array element 3", tp("bools.gguf"), "bool element 1 is 3");
-    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_STRING), u64(&t, 1000), raw(&t, "abc", 3), save(&t, tp("strlen.gguf"));
-    expect_fail("string running past the end", tp("strlen.gguf"), "truncated: key 'k'");
-    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_ARRAY), u32(&t, GGUF_VAL_UINT32), u64(&t, 1ull << 40), save(&t, tp("arrlen.gguf"));
-    expect_fail("array longer than the file", tp("arrlen.gguf"), "1099511627776 UINT32 elements");
+    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, 13), u32(&t, 0), save(&t, t_tmp("vtype.gguf"));
+    expect_fail("unknown value type", t_tmp("vtype.gguf"), "key 'k' has unknown value type 13");
+    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_ARRAY), u32(&t, 99), u64(&t, 0), save(&t, t_tmp("atype.gguf"));
+    expect_fail("array of unknown type", t_tmp("atype.gguf"), "array of unknown value type 99");
+    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_BOOL), raw(&t, "\2", 1), save(&t, t_tmp("bool.gguf"));
+    expect_fail("bool value 2", t_tmp("bool.gguf"), "bool value 2 is not 0 or 1");
+    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_ARRAY), u32(&t, GGUF_VAL_BOOL), u64(&t, 2), raw(&t, "\1\3", 2), save(&t, t_tmp("bools.gguf"));
+    expect_fail("bool array element 3", t_tmp("bools.gguf"), "bool element 1 is 3");
+    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_STRING), u64(&t, 1000), raw(&t, "abc", 3), save(&t, t_tmp("strlen.gguf"));
+    expect_fail("string running past the end", t_tmp("strlen.gguf"), "truncated: key 'k'");
+    head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_ARRAY), u32(&t, GGUF_VAL_UINT32), u64(&t, 1ull << 40), save(&t, t_tmp("arrlen.gguf"));
+    expect_fail("array longer than the file", t_tmp("arrlen.gguf"), "1099511627776 UINT32 elements");
     head(&t, 3, 0, 1), str(&t, "k"), u32(&t, GGUF_VAL_ARRAY);
     for (int d = 0; d < 10; d++) u32(&t, GGUF_VAL_ARRAY), u64(&t, 1);   // each level: element type, count
     u32(&t, GGUF_VAL_UINT8), u64(&t, 0);
-    save(&t, tp("deep.gguf"));
-    expect_fail("arrays nested 10 deep", tp("deep.gguf"), "nested deeper than 8");
-    head(&t, 3, 0, 2), kv_u32(&t, "k", 1), kv_u32(&t, "k", 2), save(&t, tp("dupkey.gguf"));
-    expect_fail("duplicate key", tp("dupkey.gguf"), "key 'k' appears twice");
+    save(&t, t_tmp("deep.gguf"));
+    expect_fail("arrays nested 10 deep", t_tmp("deep.gguf"), "nested deeper than 8");
+    head(&t, 3, 0, 2), kv_u32(&t, "k", 1), kv_u32(&t, "k", 2), save(&t, t_tmp("dupkey.gguf"));
+    expect_fail("duplicate key", t_tmp("dupkey.gguf"), "key 'k' appears twice");
 
     uint64_t ne4[1] = {4}, ne5[5] = {1, 1, 1, 1, 4};
     head(&t, 3, 1, 1), str(&t, "general.alignment"), u32(&t, GGUF_VAL_UINT64), u64(&t, 32), tinfo(&t, "t", 1, ne4, 0, 0), pad(&t, 32), zeros(&t, 16);
-    save(&t, tp("align64.gguf"));
-    expect_fail("general.alignment of type UINT64", tp("align64.gguf"), "general.alignment must be a UINT32 power of two");
+    save(&t, t_tmp("align64.gguf"));
+    expect_fail("general.alignment of type UINT64", t_tmp("align64.gguf"), "general.alignment must be a UINT32 power of two");
     head(&t, 3, 1, 1), kv_u32(&t, "general.alignment", 48), tinfo(&t, "t", 1, ne4, 0, 0), pad(&t, 48), zeros(&t, 16);
-    save(&t, tp("align48.gguf"));
-    expect_fail("general.alignment 48", tp("align48.gguf"), "power of two, got UINT32 48");
-    head(&t, 3, 1, 1), kv_u32(&t, "general.alignment", 0), tinfo(&t, "t", 1, ne4, 0, 0), zeros(&t, 16), save(&t, tp("align0.gguf"));
-    expect_fail("general.alignment 0", tp("align0.gguf"), "power of two");
+    save(&t, t_tmp("align48.gguf"));
+    expect_fail("general.alignment 48", t_tmp("align48.gguf"), "power of two, got UINT32 48");
+    head(&t, 3, 1, 1), kv_u32(&t, "general.alignment", 0), tinfo(&t, "t", 1, ne4, 0, 0), zeros(&t, 16), save(&t, t_tmp("align0.gguf"));
+    expect_fail("general.alignment 0", t_tmp("align0.gguf"), "power of two");
 
-    one_tensor(&t, "t", 5, ne5, GGUF_TYPE_F32, 0, 16), save(&t, tp("dims.gguf"));
-    expect_fail("5 dims", tp("dims.gguf"), "tensor 't' has 5 dims (at most 4)");
-    one_tensor(&t, "blk.0.x", 1, ne4, 31, 0, 16), save(&t, tp("type31.gguf"));
-    expect_fail("removed tensor type 31", tp("type31.gguf"), "tensor 'blk.0.x' has unknown type 31");
-    one_tensor(&t, "t", 1, ne4, 1000, 0, 16), save(&t, tp("type1000.gguf"));
-    expect_fail("unknown tensor type 1000", tp("type1000.gguf"), "unknown type 1000");
+    one_tensor(&t, "t", 5, ne5, GGUF_TYPE_F32, 0, 16), save(&t, t_tmp("dims.gguf"));
+    expect_fail("5 dims", t_tmp("dims.gguf"), "tensor 't' has 5 dims (at most 4)");
+    one_tensor(&t, "blk.0.x", 1, ne4, 31, 0, 16), save(&t, t_tmp("type31.gguf"));
+    expect_fail("removed tensor type 31", t_tmp("type31.gguf"), "tensor 'blk.0.x' has unknown type 31");
+    one_tensor(&t, "t", 1, ne4, 1000, 0, 16), save(&t, t_tmp("type1000.gguf"));
+    expect_fail("unknown tensor type 1000", t_tmp("type1000.gguf"), "unknown type 1000");
     uint64_t ne100[2] = {100, 2};
-    one_tensor(&t, "w", 2, ne100, GGUF_TYPE_TQ2_0, 0, 256), save(&t, tp("blk.gguf"));
-    expect_fail("TQ2_0 rows of 100", tp("blk.gguf"), "tensor 'w' is TQ2_0 with rows of 100 elements, not a multiple of its block size 256");
+    one_tensor(&t, "w", 2, ne100, GGUF_TYPE_TQ2_0, 0, 256), save(&t, t_tmp("blk.gguf"));
+    expect_fail("TQ2_0 rows of 100", t_tmp("blk.gguf"), "tensor 'w' is TQ2_0 with rows of 100 elements, not a multiple of its block size 256");
     uint64_t ne6[2] = {6, 1};
-    one_tensor(&t, "w", 2, ne6, GGUF_TYPE_I2_S, 0, 64), save(&t, tp("i2s.gguf"));
-    expect_fail("I2_S of 6 elements", tp("i2s.gguf"), "not a multiple of its block size 4");
+    one_tensor(&t, "w", 2, ne6, GGUF_TYPE_I2_S, 0, 64), save(&t, t_tmp("i2s.gguf"));
+    expect_fail("I2_S of 6 elements", t_tmp("i2s.gguf"), "not a multiple of its block size 4");
     uint64_t neg[2] = {4, 1ull << 63};
-    one_tensor(&t, "t", 2, neg, GGUF_TYPE_F32, 0, 16), save(&t, tp("neg.gguf"));
-    expect_fail("dimension 2^63", tp("neg.gguf"), "dim 1 is negative or too large");
+    one_tensor(&t, "t", 2, neg, GGUF_TYPE_F32, 0, 16), save(&t, t_tmp("neg.gguf"));
+    expect_fail("dimension 2^63", t_tmp("neg.gguf"), "dim 1 is negative or too large");
     uint64_t big[2] = {1ull << 40, 1ull << 40};
-    one_tensor(&t, "t", 2, big, GGUF_TYPE_F32, 0, 16), save(&t, tp("big.gguf"));
-    expect_fail("shape overflowing 64 bits", tp("big.gguf"), "too large");
-    one_tensor(&t, "t", 1, ne4, GGUF_TYPE_F32, 8, 32), save(&t, tp("unaligned.gguf"));
-    expect_fail("offset not aligned", tp("unaligned.gguf"), "offset 8 is not a multiple of the alignment 32");
-    one_tensor(&t, "t", 1, ne4, GGUF_TYPE_F32, 64, 32), save(&t, tp("past.gguf"));
-    expect_fail("data past the end", tp("past.gguf"), "tensor 't' data [");
+    one_tensor(&t, "t", 2, big, GGUF_TYPE_F32, 0, 16), save(&t, t_tmp("big.gguf"));
+    expect_fail("shape overflowing 64 bits", t_tmp("big.gguf"), "too large");
+    one_tensor(&t, "t", 1, ne4, GGUF_TYPE_F32, 8, 32), save(&t, t_tmp("unaligned.gguf"));
+    expect_fail("offset not aligned", t_tmp("unaligned.gguf"), "offset 8 is not a multiple of the alignment 32");
+    one_tensor(&t, "t", 1, ne4, GGUF_TYPE_F32, 64, 32), save(&t, t_tmp("past.gguf"));
+    expect_fail("data past the end", t_tmp("past.gguf"), "tensor 't' data [");
     head(&t, 3, 2, 0);
     tinfo(&t, "t0", 1, ne4, GGUF_TYPE_F32, 0), tinfo(&t, "t1", 1, ne4, GGUF_TYPE_F32, 0), pad(&t, 32), zeros(&t, 32);
-    save(&t, tp("overlap.gguf"));
-    expect_fail("overlapping tensors", tp("overlap.gguf"), "tensors 't0' and 't1' overlap");
+    save(&t, t_tmp("overlap.gguf"));
+    expect_fail("overlapping tensors", t_tmp("overlap.gguf"), "tensors 't0' and 't1' overlap");
     head(&t, 3, 2, 0);
     tinfo(&t, "t0", 1, ne4, GGUF_TYPE_F32, 0), tinfo(&t, "t0", 1, ne4, GGUF_TYPE_F32, 32), pad(&t, 32), zeros(&t, 64);
-    save(&t, tp("duptensor.gguf"));
-    expect_fail("duplicate tensor name", tp("duptensor.gguf"), "tensor 't0' appears twice");
-    expect_fail("missing file", tp("nope.gguf"), "cannot open");
-    expect_fail("a folder", tdir, "not a regular file");
+    save(&t, t_tmp("duptensor.gguf"));
+    expect_fail("duplicate tensor name", t_tmp("duptensor.gguf"), "tensor 't0' appears twice");
+    expect_fail("missing file", t_tmp("nope.gguf"), "cannot open");
+    expect_fail("a folder", t_tmpdir(), "not a regular file");
 
     // version 2 is read like version 3
-    t = b, t.p[4] = 2, save(&t, tp("v2.gguf"));
-    rc = gguf_open(&f, tp("v2.gguf"), &err);
+    t = b, t.p[4] = 2, save(&t, t_tmp("v2.gguf"));
+    rc = gguf_open(&f, t_tmp("v2.gguf"), &err);
     t_check(rc == 0 && gguf_version(f) == 2, "version 2 reads", "%s", err.msg);
     if (rc == 0) gguf_close(f);
 }
@@ -424,34 +406,29 @@ static void test_writer_errors(void) {
     gguf_writer *w = gguf_writer_init();
     gguf_set_str(w, "general.architecture", "x");
     tr_err err = {{0}};
-    int rc = gguf_writer_write(w, tp("no/such/dir/out.gguf"), &err);
+    int rc = gguf_writer_write(w, t_tmp("no/such/dir/out.gguf"), &err);
     t_check(rc == -1 && strstr(err.msg, "no/such/dir/out.gguf: cannot write"), "writing into a missing folder fails, naming the file", "%s", err.msg);
     bb b;
     valid(&b);
-    save(&b, tp("over.gguf"));
-    rc = gguf_writer_write(w, tp("over.gguf"), &err);
+    save(&b, t_tmp("over.gguf"));
+    rc = gguf_writer_write(w, t_tmp("over.gguf"), &err);
     gguf_file *f = NULL;
-    int ok = rc == 0 && gguf_open(&f, tp("over.gguf"), &err) == 0 && gguf_n_tensors(f) == 0 && gguf_n_kv(f) == 1;
+    int ok = rc == 0 && gguf_open(&f, t_tmp("over.gguf"), &err) == 0 && gguf_n_tensors(f) == 0 && gguf_n_kv(f) == 1;
     gguf_close(f);
     char cmd[600];
-    snprintf(cmd, sizeof(cmd), "ls %s | grep -c tmp", tdir);
+    snprintf(cmd, sizeof(cmd), "ls %s | grep -c tmp", t_tmpdir());
     FILE *p = popen(cmd, "r");
     int tmps = -1;
     if (p && fscanf(p, "%d", &tmps) != 1) tmps = -1;
     if (p) pclose(p);
-    t_check(ok && tmps == 0 && file_size(tp("over.gguf")) > 0, "writing over a file replaces it, no temporary left", "%s (%d temp files)", err.msg, tmps);
+    t_check(ok && tmps == 0 && file_size(t_tmp("over.gguf")) > 0, "writing over a file replaces it, no temporary left", "%s (%d temp files)", err.msg, tmps);
     gguf_writer_free(w);
 }
 
 int main(void) {
-    snprintf(tdir, sizeof(tdir), "/tmp/trit-test-gguf-XXXXXX");
-    if (!mkdtemp(tdir)) return 1;
     test_writer_bytes();
     test_round_trip();
     test_bad_files();
     test_writer_errors();
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", tdir);
     return t_done();
 }

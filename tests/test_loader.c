@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,33 +11,25 @@
 #include "data/shard.h"
 #include "harness.h"
 
-static char dir[64];
-
+// A path in the subfolder `sub` of the test's folder ("" for the folder itself).
 static const char *path_in(const char *sub, const char *name) {
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof(buf[k]), "%s/%s%s%s", dir, sub, *sub ? "/" : "", name);
-    return buf[k];
+    char rel[256];
+    snprintf(rel, sizeof(rel), "%s%s%s", sub, *sub ? "/" : "", name);
+    return t_tmp(rel);
 }
 
 static void mkdir_in(const char *sub) {
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s/%s && mkdir -p %s/%s", dir, sub, dir, sub);
-    if (system(cmd) != 0) exit(1);
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(data, 1, n, fp) != n) exit(1);
-    fclose(fp);
+    if (mkdir(t_tmp(sub), 0755) != 0) {
+        perror(t_tmp(sub));
+        exit(1);
+    }
 }
 
 static uint32_t id_at(size_t i, uint32_t vocab) {
     return (uint32_t)((i * 2654435761u) >> 5) % vocab;
 }
 
-// Writes the stream id_at(0..n) of one split as shards of `per` tokens into dir/sub.
+// Writes the stream id_at(0..n) of one split as shards of `per` tokens into the subfolder `sub`.
 static int write_split(const char *sub, uint32_t split, size_t n, size_t per, uint32_t width, uint32_t vocab, tr_err *err) {
     uint32_t count = (uint32_t)((n + per - 1) / per);
     void *buf = malloc(per * width);
@@ -200,7 +193,7 @@ static void write_llmc(const char *path, int32_t magic, int32_t version, int32_t
         if (width == 2) ((uint16_t *)(b + 1024))[i] = (uint16_t)v;
         else ((uint32_t *)(b + 1024))[i] = v;
     }
-    write_file(path, b, bytes);
+    t_write_file(path, b, bytes);
     free(b);
 }
 
@@ -240,10 +233,10 @@ static void test_bin(void) {
     mkdir_in("nano");
     uint16_t raw[3001];
     for (int i = 0; i < 3001; i++) raw[i] = (uint16_t)id_at((size_t)i, 50257);
-    write_file(path_in("nano", "train.bin"), raw, 3000 * 2);
-    write_file(path_in("nano", "val.bin"), raw, 500 * 2);
-    write_file(path_in("nano", "tokens.bin"), raw, 100 * 2);
-    write_file(path_in("nano", "odd.bin"), raw, 101);
+    t_write_file(path_in("nano", "train.bin"), raw, 3000 * 2);
+    t_write_file(path_in("nano", "val.bin"), raw, 500 * 2);
+    t_write_file(path_in("nano", "tokens.bin"), raw, 100 * 2);
+    t_write_file(path_in("nano", "odd.bin"), raw, 101);
     ok = dl_open(&l, path_in("nano", ""), "train", &err) == 0;
     t_check(ok && dl_num_tokens(l) == 3000 && stream_matches(l, 50257) && dl_max_token(l) > 0, "nanoGPT raw train.bin in a folder",
             "%s", err.msg);
@@ -288,15 +281,10 @@ static void test_short_split(const char *self) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--short-split")) return short_split_child(argv[2]);
-    snprintf(dir, sizeof(dir), "/tmp/trit-test-loader-XXXXXX");
-    if (!mkdtemp(dir)) return 1;
     test_tzst_folder();
     test_width4();
     test_broken_folders();
     test_bin();
     test_short_split(argv[0]);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
     return t_done();
 }

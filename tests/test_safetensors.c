@@ -1,39 +1,18 @@
 // test_safetensors.c: safetensors round trips (all dtypes, scalars, empty tensors, shards), f16/bf16
 // conversions, every header validation error, the JSON getters, and the writer's no-half-file promise.
 #include <dirent.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/f16.h"
 #include "common/json.h"
 #include "common/safetensors.h"
 #include "tests/harness.h"
 
-static char tdir[256];
-
-// A path under the temp dir; a ring of buffers so a few can be live at once.
-static const char *tp(const char *rel) {
-    static char ring[8][512];
-    static int k;
-    char *b = ring[k++ % 8];
-    snprintf(b, sizeof(ring[0]), "%s/%s", tdir, rel);
-    return b;
-}
-
-static void write_bytes(const char *path, const void *p, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(p, 1, n, fp) != n || fclose(fp) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-}
-
-static void write_text(const char *path, const char *s) { write_bytes(path, s, strlen(s)); }
+static void write_text(const char *path, const char *s) { t_write_file(path, s, strlen(s)); }
 
 // A safetensors file by hand: u64 header length (len_field, or strlen(hdr) when < 0), hdr, data_bytes zeros.
 static void write_raw(const char *path, const char *hdr, long long len_field, size_t data_bytes) {
@@ -42,7 +21,7 @@ static void write_raw(const char *path, const char *hdr, long long len_field, si
     unsigned long long len = len_field < 0 ? (unsigned long long)h : (unsigned long long)len_field;
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(len >> (8 * i));
     memcpy(b + 8, hdr, h);
-    write_bytes(path, b, n);
+    t_write_file(path, b, n);
     free(b);
 }
 
@@ -89,7 +68,7 @@ static void test_roundtrip(void) {
     st_writer_meta(w, "format", "pt");
     st_writer_meta(w, "note", "a \"quoted\" \\ value\nwith a newline");
     tr_err err = {{0}};
-    const char *path = tp("rt.safetensors");
+    const char *path = t_tmp("rt.safetensors");
     t_check(st_writer_write(w, path, &err) == 0, "roundtrip: write", "%s", err.msg);
     st_writer_free(w);
 
@@ -151,7 +130,7 @@ static void test_layout(void) {
     st_writer_add(w, "a", ST_F32, 1, &shape, v);
     st_writer_meta(w, "format", "pt");
     tr_err err = {{0}};
-    const char *path = tp("layout.safetensors");
+    const char *path = t_tmp("layout.safetensors");
     int rc = st_writer_write(w, path, &err);
     st_writer_free(w);
     const char *want = "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
@@ -237,13 +216,13 @@ static void write_shard(const char *path, const char *n1, const char *n2, float 
 }
 
 static void test_sharded(void) {
-    mkdir(tp("sh"), 0755);
-    write_shard(tp("sh/model-00001-of-00002.safetensors"), "a.weight", "b.weight", 1);
-    write_shard(tp("sh/model-00002-of-00002.safetensors"), "c.weight", NULL, 10);
-    write_text(tp("sh/model.safetensors.index.json"),
+    mkdir(t_tmp("sh"), 0755);
+    write_shard(t_tmp("sh/model-00001-of-00002.safetensors"), "a.weight", "b.weight", 1);
+    write_shard(t_tmp("sh/model-00002-of-00002.safetensors"), "c.weight", NULL, 10);
+    write_text(t_tmp("sh/model.safetensors.index.json"),
                "{\"metadata\": {\"total_size\": 80}, \"weight_map\": {\"a.weight\": \"model-00001-of-00002.safetensors\","
                " \"c.weight\": \"model-00002-of-00002.safetensors\", \"b.weight\": \"model-00001-of-00002.safetensors\"}}");
-    const char *paths[2] = {tp("sh"), tp("sh/model.safetensors.index.json")};
+    const char *paths[2] = {t_tmp("sh"), t_tmp("sh/model.safetensors.index.json")};
     const char *names[2] = {"sharded: open the folder", "sharded: open the index.json"};
     for (int k = 0; k < 2; k++) {
         st_file *f = NULL;
@@ -259,11 +238,11 @@ static void test_sharded(void) {
         st_close(f);
     }
     // A folder with a single model.safetensors.
-    mkdir(tp("single"), 0755);
-    write_shard(tp("single/model.safetensors"), "x", NULL, 0);
+    mkdir(t_tmp("single"), 0755);
+    write_shard(t_tmp("single/model.safetensors"), "x", NULL, 0);
     st_file *f = NULL;
     tr_err err = {{0}};
-    int rc = st_open(&f, tp("single"), &err);
+    int rc = st_open(&f, t_tmp("single"), &err);
     t_check(rc == 0 && st_count(f) == 1 && st_find(f, "x"), "folder with model.safetensors", "%s", err.msg);
     st_close(f);
 }
@@ -273,103 +252,103 @@ static void test_sharded(void) {
 
 static void test_errors(void) {
     const char *p;
-    p = tp("short.safetensors");
-    write_bytes(p, "\x10\0\0\0\0", 5);
+    p = t_tmp("short.safetensors");
+    t_write_file(p, "\x10\0\0\0\0", 5);
     expect_fail("error: file shorter than 8 bytes", p, p, "too short");
-    p = tp("hdrlen.safetensors");
+    p = t_tmp("hdrlen.safetensors");
     write_raw(p, T1("{" F32_2 ",\"data_offsets\":[0,8]}"), 100000, 8);
     expect_fail("error: header length past end of file", p, p, "header length 100000 runs past the end");
-    p = tp("json.safetensors");
+    p = t_tmp("json.safetensors");
     write_raw(p, "{\"t\":{\"dtype\":\"F32\",", -1, 0);
     expect_fail("error: malformed JSON header", p, p, "malformed JSON");
-    p = tp("stray.safetensors");
+    p = t_tmp("stray.safetensors");
     write_raw(p, "{}xyz", -1, 0);
     expect_fail("error: stray bytes after the JSON header", p, p, "malformed JSON");
-    p = tp("notobj.safetensors");
+    p = t_tmp("notobj.safetensors");
     write_raw(p, "[1, 2]  ", -1, 0);
     expect_fail("error: header not an object", p, p, "not an object");
-    p = tp("dtype.safetensors");
+    p = t_tmp("dtype.safetensors");
     write_raw(p, T1("{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,8]}"), -1, 8);
     expect_fail("error: unknown dtype", p, p, "unknown dtype 'Q4'");
-    p = tp("shape1.safetensors");
+    p = t_tmp("shape1.safetensors");
     write_raw(p, T1("{\"dtype\":\"F32\",\"shape\":8,\"data_offsets\":[0,8]}"), -1, 8);
     expect_fail("error: shape not an array", p, p, "shape must be an array");
-    p = tp("shape2.safetensors");
+    p = t_tmp("shape2.safetensors");
     write_raw(p, T1("{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}"), -1, 8);
     expect_fail("error: negative dim", p, p, "non-negative integers");
-    p = tp("shape3.safetensors");
+    p = t_tmp("shape3.safetensors");
     write_raw(p, T1("{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,8]}"), -1, 8);
     expect_fail("error: fractional dim", p, p, "non-negative integers");
-    p = tp("shape4.safetensors");
+    p = t_tmp("shape4.safetensors");
     write_raw(p, T1("{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}"), -1, 8);
     expect_fail("error: string dim", p, p, "non-negative integers");
-    p = tp("dims.safetensors");
+    p = t_tmp("dims.safetensors");
     write_raw(p, T1("{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]}"), -1, 8);
     expect_fail("error: more than ST_MAX_DIMS dims", p, p, "9 dims");
-    p = tp("off1.safetensors");
+    p = t_tmp("off1.safetensors");
     write_raw(p, T1("{" F32_2 ",\"data_offsets\":[8,0]}"), -1, 8);
     expect_fail("error: data_offsets begin > end", p, p, "data_offsets must be [begin, end]");
-    p = tp("off2.safetensors");
+    p = t_tmp("off2.safetensors");
     write_raw(p, T1("{" F32_2 ",\"data_offsets\":[0]}"), -1, 8);
     expect_fail("error: data_offsets not a pair", p, p, "data_offsets");
-    p = tp("off3.safetensors");
+    p = t_tmp("off3.safetensors");
     write_raw(p, T1("{" F32_2 "}"), -1, 8);
     expect_fail("error: data_offsets missing", p, p, "data_offsets");
-    p = tp("past.safetensors");
+    p = t_tmp("past.safetensors");
     write_raw(p, "{\"t\":{" F32_2 ",\"data_offsets\":[4096,4104]}}", -1, 8);
     expect_fail("error: data past the end of the file", p, p, "tensor 't' data runs past the end of the file");
-    p = tp("size.safetensors");
+    p = t_tmp("size.safetensors");
     write_raw(p, T1("{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}"), -1, 16);
     expect_fail("error: numel * dtype size != end - begin", p, p, "12 bytes");
-    p = tp("dup.safetensors");
+    p = t_tmp("dup.safetensors");
     write_raw(p, "{\"t\":{" F32_2 ",\"data_offsets\":[0,8]},\"t\":{" F32_2 ",\"data_offsets\":[0,8]}}", -1, 8);
     expect_fail("error: duplicate name in one file", p, p, "twice");
-    p = tp("meta.safetensors");
+    p = t_tmp("meta.safetensors");
     write_raw(p, "{\"__metadata__\":{\"n\":3}}", -1, 0);
     expect_fail("error: non-string __metadata__", p, p, "__metadata__");
-    p = tp("does-not-exist.safetensors");
+    p = t_tmp("does-not-exist.safetensors");
     expect_fail("error: missing file", p, p, "cannot open");
-    mkdir(tp("empty-dir"), 0755);
-    expect_fail("error: folder without a model", tp("empty-dir"), tp("empty-dir"), "no model.safetensors");
+    mkdir(t_tmp("empty-dir"), 0755);
+    expect_fail("error: folder without a model", t_tmp("empty-dir"), t_tmp("empty-dir"), "no model.safetensors");
 
     // Sharded checkpoints.
-    mkdir(tp("dup"), 0755);
-    write_shard(tp("dup/s1.safetensors"), "a", "b", 0);
-    write_shard(tp("dup/s2.safetensors"), "b", NULL, 0);
-    write_text(tp("dup/model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"s1.safetensors\", \"b\": \"s2.safetensors\"}}");
-    expect_fail("error: duplicate name across shards", tp("dup"), tp("dup/s2.safetensors"), "also in");
-    mkdir(tp("gone"), 0755);
-    write_shard(tp("gone/s1.safetensors"), "a", NULL, 0);
-    write_text(tp("gone/model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"s1.safetensors\", \"b\": \"s2.safetensors\"}}");
-    expect_fail("error: shard missing from disk", tp("gone"), tp("gone/s2.safetensors"), "cannot open shard");
-    mkdir(tp("absent"), 0755);
-    write_shard(tp("absent/s1.safetensors"), "a", NULL, 0);
-    write_text(tp("absent/model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"s1.safetensors\", \"zz\": \"s1.safetensors\"}}");
-    expect_fail("error: index name not in its shard", tp("absent"), tp("absent/model.safetensors.index.json"), "'zz'");
-    mkdir(tp("badshard"), 0755);
-    write_raw(tp("badshard/s1.safetensors"), "{\"t\":{\"dtype\":\"X\"", -1, 0);
-    write_text(tp("badshard/model.safetensors.index.json"), "{\"weight_map\": {\"t\": \"s1.safetensors\"}}");
-    expect_fail("error: corrupt shard names the shard", tp("badshard"), tp("badshard/s1.safetensors"), "malformed JSON");
-    mkdir(tp("nowm"), 0755);
-    write_text(tp("nowm/model.safetensors.index.json"), "{\"metadata\": {}}");
-    expect_fail("error: index without weight_map", tp("nowm"), tp("nowm/model.safetensors.index.json"), "weight_map");
-    mkdir(tp("badidx"), 0755);
-    write_text(tp("badidx/model.safetensors.index.json"), "{\"weight_map\": {\"a\": ");
-    expect_fail("error: malformed index.json", tp("badidx"), tp("badidx/model.safetensors.index.json"), "malformed JSON");
+    mkdir(t_tmp("dup"), 0755);
+    write_shard(t_tmp("dup/s1.safetensors"), "a", "b", 0);
+    write_shard(t_tmp("dup/s2.safetensors"), "b", NULL, 0);
+    write_text(t_tmp("dup/model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"s1.safetensors\", \"b\": \"s2.safetensors\"}}");
+    expect_fail("error: duplicate name across shards", t_tmp("dup"), t_tmp("dup/s2.safetensors"), "also in");
+    mkdir(t_tmp("gone"), 0755);
+    write_shard(t_tmp("gone/s1.safetensors"), "a", NULL, 0);
+    write_text(t_tmp("gone/model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"s1.safetensors\", \"b\": \"s2.safetensors\"}}");
+    expect_fail("error: shard missing from disk", t_tmp("gone"), t_tmp("gone/s2.safetensors"), "cannot open shard");
+    mkdir(t_tmp("absent"), 0755);
+    write_shard(t_tmp("absent/s1.safetensors"), "a", NULL, 0);
+    write_text(t_tmp("absent/model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"s1.safetensors\", \"zz\": \"s1.safetensors\"}}");
+    expect_fail("error: index name not in its shard", t_tmp("absent"), t_tmp("absent/model.safetensors.index.json"), "'zz'");
+    mkdir(t_tmp("badshard"), 0755);
+    write_raw(t_tmp("badshard/s1.safetensors"), "{\"t\":{\"dtype\":\"X\"", -1, 0);
+    write_text(t_tmp("badshard/model.safetensors.index.json"), "{\"weight_map\": {\"t\": \"s1.safetensors\"}}");
+    expect_fail("error: corrupt shard names the shard", t_tmp("badshard"), t_tmp("badshard/s1.safetensors"), "malformed JSON");
+    mkdir(t_tmp("nowm"), 0755);
+    write_text(t_tmp("nowm/model.safetensors.index.json"), "{\"metadata\": {}}");
+    expect_fail("error: index without weight_map", t_tmp("nowm"), t_tmp("nowm/model.safetensors.index.json"), "weight_map");
+    mkdir(t_tmp("badidx"), 0755);
+    write_text(t_tmp("badidx/model.safetensors.index.json"), "{\"weight_map\": {\"a\": ");
+    expect_fail("error: malformed index.json", t_tmp("badidx"), t_tmp("badidx/model.safetensors.index.json"), "malformed JSON");
 }
 
 static void test_json(void) {
-    const char *p = tp("bad.json");
+    const char *p = t_tmp("bad.json");
     write_text(p, "{\n  \"a\": 1,\n  \"b\": [1, 2\n}\n");
     tr_err err = {{0}};
     cJSON *j = json_load(p, &err);
     t_check(!j && !strncmp(err.msg, p, strlen(p)) && strstr(err.msg, "malformed JSON near byte"), "json: malformed file",
             "'%s'", err.msg);
     cJSON_Delete(j);
-    j = json_load(tp("missing.json"), &err);
+    j = json_load(t_tmp("missing.json"), &err);
     t_check(!j && strstr(err.msg, "missing.json: cannot open"), "json: missing file", "'%s'", err.msg);
 
-    p = tp("config.json");
+    p = t_tmp("config.json");
     write_text(p, "{\"hidden_size\": \"128\", \"layers\": 2, \"eps\": 1e-5, \"frac\": 1.5, \"tie\": true, \"act\": \"relu2\","
                   " \"head_dim\": null, \"big\": 3e10}");
     j = json_load(p, &err);
@@ -423,30 +402,20 @@ static void test_writer_errors(void) {
     st_writer *w = st_writer_init();
     st_writer_add(w, "v", ST_F32, 1, &one, &v);
     tr_err err = {{0}};
-    const char *p = tp("nodir/out.safetensors");
+    const char *p = t_tmp("nodir/out.safetensors");
     int rc = st_writer_write(w, p, &err);
     struct stat sb;
-    t_check(rc == -1 && !strncmp(err.msg, p, strlen(p)) && stat(p, &sb) != 0 && stat(tp("nodir"), &sb) != 0,
+    t_check(rc == -1 && !strncmp(err.msg, p, strlen(p)) && stat(p, &sb) != 0 && stat(t_tmp("nodir"), &sb) != 0,
             "writer: missing folder leaves no file", "rc %d '%s'", rc, err.msg);
-    rc = st_writer_write(w, tp("ok.safetensors"), &err);
-    t_check(rc == 0 && stat(tp("ok.safetensors"), &sb) == 0 && !has_tmp_file(tdir), "writer: no temp file left behind",
+    rc = st_writer_write(w, t_tmp("ok.safetensors"), &err);
+    t_check(rc == 0 && stat(t_tmp("ok.safetensors"), &sb) == 0 && !has_tmp_file(t_tmpdir()), "writer: no temp file left behind",
             "rc %d '%s'", rc, err.msg);
-    rc = st_writer_write(w, tp("ok.safetensors"), &err);   // overwrite in place
-    t_check(rc == 0 && !has_tmp_file(tdir), "writer: overwrite", "rc %d '%s'", rc, err.msg);
+    rc = st_writer_write(w, t_tmp("ok.safetensors"), &err);   // overwrite in place
+    t_check(rc == 0 && !has_tmp_file(t_tmpdir()), "writer: overwrite", "rc %d '%s'", rc, err.msg);
     st_writer_free(w);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int main(void) {
-    snprintf(tdir, sizeof(tdir), "/tmp/trit-st-XXXXXX");
-    if (!mkdtemp(tdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
     test_roundtrip();
     test_layout();
     test_f16();
@@ -454,6 +423,5 @@ int main(void) {
     test_errors();
     test_json();
     test_writer_errors();
-    if (!getenv("TRIT_KEEP_TMP")) nftw(tdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return t_done();
 }

@@ -3,30 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "data/shard.h"
 #include "data/textsrc.h"
 #include "harness.h"
-
-static char dir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(data, 1, n, fp) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(fp);
-}
 
 static unsigned char *read_all(const char *path, size_t *n) {
     FILE *fp = fopen(path, "rb");
@@ -73,7 +53,7 @@ static void test_roundtrip(uint32_t width, uint32_t vocab) {
         if (width == 2) ((uint16_t *)ids)[i] = (uint16_t)v;
         else ((uint32_t *)ids)[i] = v;
     }
-    const char *path = tmp_path(width == 2 ? "rt2.tzst" : "rt4.tzst");
+    const char *path = t_tmp(width == 2 ? "rt2.tzst" : "rt4.tzst");
     shard_info w = make_info(width, vocab, n), r;
     tr_err err = {{0}};
     char name[64];
@@ -105,7 +85,7 @@ static void test_roundtrip(uint32_t width, uint32_t vocab) {
 static void expect_corrupt(const char *name, void (*edit)(unsigned char *b, size_t *n), const char *want) {
     uint16_t ids[5000];
     for (int i = 0; i < 5000; i++) ids[i] = (uint16_t)((i * 7919) % 1000);
-    const char *path = tmp_path("bad.tzst");
+    const char *path = t_tmp("bad.tzst");
     shard_info w = make_info(2, 1000, 5000), r;
     tr_err err = {{0}};
     if (shard_write(path, &w, ids, 3, &err)) {
@@ -117,7 +97,7 @@ static void expect_corrupt(const char *name, void (*edit)(unsigned char *b, size
     unsigned char *big = malloc(n + 16);
     memcpy(big, b, n);
     edit(big, &n);
-    write_file(path, big, n);
+    t_write_file(path, big, n);
     uint16_t back[5000];
     memset(&err, 0, sizeof(err));
     int rc = shard_read_info(path, &r, &err);
@@ -153,7 +133,7 @@ static void test_corrupt(void) {
     expect_corrupt("corrupt shard: token count", e_count, "corrupt");
     tr_err err = {{0}};
     shard_info r;
-    t_check(shard_read_info(tmp_path("none.tzst"), &r, &err) == -1 && strstr(err.msg, "none.tzst: cannot open"),
+    t_check(shard_read_info(t_tmp("none.tzst"), &r, &err) == -1 && strstr(err.msg, "none.tzst: cannot open"),
             "missing shard file", "'%s'", err.msg);
 }
 
@@ -228,12 +208,12 @@ static char *read_docs(const char *const *paths, int n, int per_file, size_t max
 
 static void test_textsrc(void) {
     const char *txt = "\n\nfirst line\r\nsecond line\r\n \t\r\n\nnext doc\n  indented\n\n\n\nlast, no newline";
-    write_file(tmp_path("a.txt"), txt, strlen(txt));
+    t_write_file(t_tmp("a.txt"), txt, strlen(txt));
     const char *jl = "{\"text\": \"j1 \\u00e9\\n\\\"q\\\"\", \"id\": 3}\n\n   \n{\"meta\": 1, \"text\": \"j2\"}\r\n{\"text\": \"\"}\n"
                      "{\"text\":\"j3\"}";
-    write_file(tmp_path("b.jsonl"), jl, strlen(jl));
-    write_file(tmp_path("empty.txt"), "", 0);
-    const char *paths[3] = {tmp_path("a.txt"), tmp_path("empty.txt"), tmp_path("b.jsonl")};
+    t_write_file(t_tmp("b.jsonl"), jl, strlen(jl));
+    t_write_file(t_tmp("empty.txt"), "", 0);
+    const char *paths[3] = {t_tmp("a.txt"), t_tmp("empty.txt"), t_tmp("b.jsonl")};
     tr_err err = {{0}};
     long batches;
     char *got = read_docs(paths, 3, 0, 1 << 20, &err, &batches);
@@ -261,24 +241,22 @@ static void test_textsrc(void) {
         {"jsonl trailing garbage", "{\"text\": \"a\"} x\n", "bad.jsonl: line 1: malformed JSON near column 15"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        write_file(tmp_path("bad.jsonl"), bad[i].content, strlen(bad[i].content));
-        const char *p[1] = {tmp_path("bad.jsonl")};
+        t_write_file(t_tmp("bad.jsonl"), bad[i].content, strlen(bad[i].content));
+        const char *p[1] = {t_tmp("bad.jsonl")};
         memset(&err, 0, sizeof(err));
         got = read_docs(p, 1, 0, 1 << 20, &err, &batches);
         t_check(!got && strstr(err.msg, bad[i].want), bad[i].name, "message '%s', want '%s'", err.msg, bad[i].want);
         free(got);
     }
-    const char *missing[2] = {tmp_path("a.txt"), tmp_path("nope.txt")};
+    const char *missing[2] = {t_tmp("a.txt"), t_tmp("nope.txt")};
     ts_reader *r = NULL;
     t_check(ts_open(&r, missing, 2, 0, &err) == -1 && strstr(err.msg, "nope.txt: cannot open"), "text: missing input named",
             "'%s'", err.msg);
-    const char *d[1] = {dir};
+    const char *d[1] = {t_tmpdir()};
     t_check(ts_open(&r, d, 1, 0, &err) == -1 && strstr(err.msg, "is a directory"), "text: a folder as input", "'%s'", err.msg);
 }
 
 int main(void) {
-    snprintf(dir, sizeof(dir), "/tmp/trit-test-shard-XXXXXX");
-    if (!mkdtemp(dir)) return 1;
     test_fnv();
     test_roundtrip(2, 65536);
     test_roundtrip(4, 128256);
@@ -286,8 +264,5 @@ int main(void) {
     test_split_rule();
     test_names();
     test_textsrc();
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
     return t_done();
 }

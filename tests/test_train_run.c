@@ -2,14 +2,12 @@
 // it learns; resume is bit-exact (200 steps straight == 100, stop, resume, 100: same weights, moments and
 // per-step losses, also with gradient accumulation and random validation batches); metrics.jsonl is trimmed
 // on resume; setup errors name the file and the problem.
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include "common/rng.h"
 #include "model/h5_io.h"
@@ -19,38 +17,25 @@
 #include "train/metrics.h"
 
 #define V 37
-static char dir[256];
 
-static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f) {
-    (void)s, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void write_file(const char *name, const char *text) {
-    char p[512];
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    fputs(text, f);
-    fclose(f);
-}
+// Writes text to NAME in the test's folder.
+static void write_text(const char *name, const char *text) { t_write_file(t_tmp(name), text, strlen(text)); }
 
 // An llm.c token file: 256 x int32 header (magic 20240520, version 1, count), then uint16 tokens from a
 // noisy Markov chain (next = 7 * prev + 3 mod V, 10% random), which a tiny model can learn.
 static void write_bin(const char *name, int n, uint64_t seed, int max_id) {
-    char p[512];
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
     int32_t h[256] = {20240520, 1, n};
-    uint16_t *tok = malloc(sizeof(uint16_t) * (size_t)n);
+    size_t bytes = sizeof(h) + sizeof(uint16_t) * (size_t)n;
+    unsigned char *b = malloc(bytes);
+    memcpy(b, h, sizeof(h));
+    uint16_t *tok = (uint16_t *)(b + sizeof(h));
     rng r;
     rng_seed(&r, seed);
     int prev = 1;
     for (int i = 0; i < n; i++) prev = tok[i] = (uint16_t)(rng_uniform(&r) < 0.1f ? (int)rng_below(&r, V) : (7 * prev + 3) % V);
     if (max_id >= 0) tok[n / 2] = (uint16_t)max_id;
-    FILE *f = fopen(p, "wb");
-    fwrite(h, sizeof(h), 1, f);
-    fwrite(tok, sizeof(uint16_t), (size_t)n, f);
-    fclose(f);
-    free(tok);
+    t_write_file(t_tmp(name), b, bytes);
+    free(b);
 }
 
 static const char *model_json = "{\"vocab_size\": 37, \"hidden_size\": 32, \"intermediate_size\": 48, \"num_hidden_layers\": 2,"
@@ -67,18 +52,13 @@ static void write_config(const char *name, const char *data, const char *extra) 
              model_json, data, extra);
     char file[128];
     snprintf(file, sizeof(file), "%s.json", name);
-    write_file(file, text);
+    write_text(file, text);
 }
 
 static int run(const char *config, const char *out, const char *resume, int64_t stop_after, train_result *res, tr_err *err) {
-    char cp[512], op[512];
-    snprintf(cp, sizeof(cp), "%s/%s", dir, config);
-    snprintf(op, sizeof(op), "%s/%s", dir, out);
     runcfg c;
-    if (runcfg_load(&c, cp, op, err)) return -1;
-    char rp[512];
-    if (resume) snprintf(rp, sizeof(rp), "%s/%s", dir, resume);
-    train_opts o = {.resume = resume ? rp : NULL, .quiet = 1, .stop_after = stop_after};
+    if (runcfg_load(&c, t_tmp(config), t_tmp(out), err)) return -1;
+    train_opts o = {.resume = resume ? t_tmp(resume) : NULL, .quiet = 1, .stop_after = stop_after};
     int rc = train_run(&c, &o, res, err);
     runcfg_free(&c);
     return rc;
@@ -91,8 +71,8 @@ static void compare_runs(const char *a, const char *b, int64_t from, const char 
     tr_err err;
     bn_model ma, mb;
     ckpt_state sa, sb;
-    snprintf(pa, sizeof(pa), "%s/%s/latest.h5", dir, a);
-    snprintf(pb, sizeof(pb), "%s/%s/latest.h5", dir, b);
+    snprintf(pa, sizeof(pa), "%s/%s/latest.h5", t_tmpdir(), a);
+    snprintf(pb, sizeof(pb), "%s/%s/latest.h5", t_tmpdir(), b);
     int ok = ckpt_read(pa, &ma, &sa, NULL, &err) == 0 && ckpt_read(pb, &mb, &sb, NULL, &err) == 0;
     if (!ok) {
         t_check(0, what, "%s", err.msg);
@@ -111,8 +91,8 @@ static void compare_runs(const char *a, const char *b, int64_t from, const char 
     t_check(ok, name, "%s", err.msg);
     metrics_row *ra = NULL, *rb = NULL;
     int na = 0, nb = 0, same = 1, vals = 0;
-    snprintf(pa, sizeof(pa), "%s/%s/metrics.jsonl", dir, a);
-    snprintf(pb, sizeof(pb), "%s/%s/metrics.jsonl", dir, b);
+    snprintf(pa, sizeof(pa), "%s/%s/metrics.jsonl", t_tmpdir(), a);
+    snprintf(pb, sizeof(pb), "%s/%s/metrics.jsonl", t_tmpdir(), b);
     metrics_read(pa, &ra, &na, &err);
     metrics_read(pb, &rb, &nb, &err);
     same = na == 200 && nb == 201 - from;
@@ -151,11 +131,8 @@ static void test_learns_and_resumes(void) {
 }
 
 static void test_metrics_trim(void) {
-    char p[512];
-    snprintf(p, sizeof(p), "%s/m.jsonl", dir);
-    FILE *f = fopen(p, "w");
-    fputs("{\"step\": 1, \"loss\": 3}\n{\"step\": 2, \"loss\": 2.5, \"val_loss\": 2.6}\n{\"step\": 3, \"loss\": 2}\n{\"step\": 4, \"lo", f);
-    fclose(f);
+    const char *p = t_tmp("m.jsonl");
+    write_text("m.jsonl", "{\"step\": 1, \"loss\": 3}\n{\"step\": 2, \"loss\": 2.5, \"val_loss\": 2.6}\n{\"step\": 3, \"loss\": 2}\n{\"step\": 4, \"lo");
     tr_err err;
     metrics_row *rows = NULL;
     int n = 0;
@@ -191,14 +168,14 @@ static void test_setup_errors(void) {
     memcpy(p, "\"hidden_size\": 64", 17);
     char cfg[3000];
     snprintf(cfg, sizeof(cfg), "{\"model\": %s, \"data\": \"data\", \"batch_size\": 4, \"seq_len\": 16, \"steps\": 300, \"lr\": 1e-3}", text);
-    write_file("wide.json", cfg);
+    write_text("wide.json", cfg);
     expect_error("resume with another model refused", "wide.json", "w", "straight/ckpt_000100.h5", "the checkpoint's hidden_size is 32 but");
-    mkdir((snprintf(text, sizeof(text), "%s/bigid", dir), text), 0777);
+    mkdir(t_tmp("bigid"), 0777);
     write_bin("bigid/x_train_000.bin", 3000, 1, 40);
     write_bin("bigid/x_val_000.bin", 500, 2, -1);
     write_config("bigid", "bigid", "");
     expect_error("token id outside the vocabulary", "bigid.json", "b", NULL, "token id 40 in the train split is outside the model's vocabulary (vocab_size 37");
-    mkdir((snprintf(text, sizeof(text), "%s/short", dir), text), 0777);
+    mkdir(t_tmp("short"), 0777);
     write_bin("short/x_train_000.bin", 3000, 1, -1);
     write_bin("short/x_val_000.bin", 10, 2, -1);
     write_config("short", "short", "");
@@ -210,16 +187,11 @@ static void test_setup_errors(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof(dir), "/tmp/trit-test-train-XXXXXX");
-    if (!mkdtemp(dir)) return 1;
-    char p[512];
-    snprintf(p, sizeof(p), "%s/data", dir);
-    mkdir(p, 0777);
+    mkdir(t_tmp("data"), 0777);
     write_bin("data/tiny_train_000.bin", 20000, 1, -1);
     write_bin("data/tiny_val_000.bin", 2000, 2, -1);   // 124 windows of 17 > 4 x 4: random eval batches
     test_learns_and_resumes();
     test_metrics_trim();
     test_setup_errors();
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return t_done();
 }
