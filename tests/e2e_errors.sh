@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 TRIT=${TRIT:-./trit}
 G=tests/golden/hf-tiny-bitnet
 tmp=$(mktemp -d /tmp/trit-errors-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 
 # expect NAME PATTERN -- CMD...: CMD fails (status 1), prints exactly one stderr line matching PATTERN
 # (a grep -E regex that must name the file), and writes no $tmp/out.safetensors.

@@ -5,7 +5,7 @@
 cd "$(dirname "$0")/.."
 TRIT=${TRIT:-./trit}
 tmp=$(mktemp -d /tmp/trit-gguf-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 
 # mk OUT [corruption]: a small bitnet-style GGUF v3 file.
 mk() {

@@ -6,7 +6,7 @@ TRIT=${TRIT:-./trit}
 ST=tests/golden/hf-tiny-bitnet/latent/model.safetensors
 if [ ! -f "$ST" ]; then echo "FAIL info: $ST is missing"; exit 0; fi
 tmp=$(mktemp -d /tmp/trit-info-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 
 "$TRIT" info "$ST" >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc -ne 0 ]; then echo "FAIL info lists tensors: status $rc: $(head -c 300 "$tmp/err")"

@@ -12,7 +12,7 @@ TRIT=${TRIT:-./trit}
 PY=/usr/bin/python3
 JS=tests/llamacpp_generate.js
 tmp=$(mktemp -d /tmp/trit-e2e-llamacpp-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
 
 if [ ! -e tools/node/node_modules/node-llama-cpp/package.json ] || [ ! -d tools/node/node_modules/@node-llama-cpp/linux-x64 ]; then

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 TRIT=${TRIT:-./trit}
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/trit-e2e-shard-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 
 # expect NAME STATUS PATTERN -- CMD...: CMD exits STATUS, prints exactly one stderr line matching PATTERN
 # and leaves no $tmp/out folder (or, when it exists from before, no change in it).

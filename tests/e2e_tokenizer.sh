@@ -5,7 +5,7 @@
 cd "$(dirname "$0")/.."
 TRIT=${TRIT:-./trit}
 tmp=$(mktemp -d /tmp/trit-tokenizer-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 C=data/corpus/tinyshakespeare.txt
 
 check() { if eval "$2"; then echo "PASS $1"; else echo "FAIL $1: $3"; fi; }

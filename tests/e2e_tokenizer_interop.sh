@@ -5,7 +5,7 @@
 cd "$(dirname "$0")/.."
 TRIT=${TRIT:-./trit}
 tmp=$(mktemp -d /tmp/trit-tokinterop-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 C="data/corpus/tinyshakespeare.txt data/corpus/tinystories_sample.txt"
 
 if ! command -v node >/dev/null; then echo "FAIL tokenizer interop: node is not installed (run \`make deps\`)"; exit 0; fi

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 TRIT=${TRIT:-./trit}
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/trit-e2e-train-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${TRIT_KEEP_TMP+1}" ] || rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
 
 # expect NAME STATUS PATTERN -- CMD...: CMD exits with STATUS and prints exactly one stderr line matching PATTERN.

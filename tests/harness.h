@@ -15,8 +15,8 @@ double t_rel_l2(const float *a, const float *b, size_t n);
 // Path of the repository root's tests/golden folder entry (e.g. t_golden("hf-tiny-bitnet/x")).
 const char *t_golden(const char *rel);
 
-// This test binary's temporary folder (/tmp/trit-test-XXXXXX, made on first use, removed by t_done), and a
-// path in it (a ring of 8 buffers, so a few can be live at once).
+// This test binary's temporary folder (/tmp/trit-test-XXXXXX, made on first use, removed by t_done unless
+// TRIT_KEEP_TMP is set), and a path in it (a ring of 8 buffers, so a few can be live at once).
 const char *t_tmpdir(void);
 const char *t_tmp(const char *rel);
 // Writes n bytes to path; a failure ends the test binary (it cannot go on without its input).

@@ -19,8 +19,6 @@
 #define T 256
 #define TOL 5e-3
 
-static char tmpdir[] = "/tmp/trit-test-engine-XXXXXX";
-
 // The fixture's weights as a trit model holding stored ternary values (what a packed checkpoint loads as).
 static void to_bn(bn_model *m, const fx_model *f, eng_act act) {
     const fx_spec *s = &f->s;
@@ -70,8 +68,8 @@ static void check_close(const char *what, const char *label, const float *got, c
 static void run_case(const fx_spec *spec, int isa_sweep) {
     fx_model f;
     fx_build(&f, spec);
-    char path[256], label[200];
-    snprintf(path, sizeof(path), "%s/m.gguf", tmpdir);
+    const char *path = t_tmp("m.gguf");
+    char label[200];
     snprintf(label, sizeof(label), "%s %s linears, embd %s, head %s, act %s%s", spec->arch, gguf_type_name(spec->lin_type),
              gguf_type_name(spec->embd_type), spec->untied ? gguf_type_name(spec->head_type) : "tied", spec->act ? spec->act : "(default)",
              spec->scale_tensors ? ", .scale tensors" : "");
@@ -174,7 +172,6 @@ static void run_case(const fx_spec *spec, int isa_sweep) {
 }
 
 int main(void) {
-    if (!mkdtemp(tmpdir)) return 1;
     omp_set_num_threads(2);
     // C 256, I 768 (multiples of 256 for TQ, of 128 for I2_S), 4 heads of 64, 2 kv heads, 3 layers, V 512
     fx_spec base = {.L = 3, .C = 256, .I = 768, .H = 4, .Hkv = 2, .V = 512, .ctx = 512, .seed = 1};
@@ -194,6 +191,5 @@ int main(void) {
         run_case(&s, 0);
         if (i == 0) run_case(&s, 1);
     }
-    rmdir(tmpdir);
     return t_done();
 }

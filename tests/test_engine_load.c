@@ -10,8 +10,6 @@
 #include "tests/harness.h"
 #include "tests/test_engine_fixture.h"
 
-static char dir[] = "/tmp/trit-test-engine-load-XXXXXX";
-
 static fx_spec base(void) {
     fx_spec s = {.arch = "bitnet", .act = "relu2", .L = 2, .C = 256, .I = 512, .H = 4, .Hkv = 2, .V = 300, .ctx = 64,
                  .lin_type = GGUF_TYPE_TQ2_0, .embd_type = GGUF_TYPE_F16, .seed = 5};
@@ -23,8 +21,7 @@ static fx_spec base(void) {
 static int load(const fx_spec *s, tr_err *err, eng_model *out, gguf_file **gout) {
     fx_model f;
     fx_build(&f, s);
-    char path[256];
-    snprintf(path, sizeof(path), "%s/m.gguf", dir);
+    const char *path = t_tmp("m.gguf");
     gguf_file *g = NULL;
     eng_model m;
     int rc = fx_write(&f, path, err);
@@ -42,7 +39,7 @@ static int load(const fx_spec *s, tr_err *err, eng_model *out, gguf_file **gout)
 static void expect_error(const char *name, const fx_spec *s, const char *const *want) {
     tr_err err = {{0}};
     int rc = load(s, &err, NULL, NULL);
-    int ok = rc == -1 && strstr(err.msg, dir) && !strchr(err.msg, '\n');
+    int ok = rc == -1 && strstr(err.msg, t_tmpdir()) && !strchr(err.msg, '\n');
     for (int i = 0; ok && want[i]; i++) ok = strstr(err.msg, want[i]) != NULL;
     char full[1400];
     snprintf(full, sizeof(full), "%s: %s", name, err.msg);
@@ -52,7 +49,6 @@ static void expect_error(const char *name, const fx_spec *s, const char *const *
 #define WANT(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 int main(void) {
-    if (!mkdtemp(dir)) return 1;
     fx_spec s = base();
     s.arch = "llama";
     expect_error("unknown architecture", &s, WANT("unknown architecture 'llama'"));
@@ -97,6 +93,5 @@ int main(void) {
     t_check(!rc && m.hp.act == ENG_ACT_RELU2 && m.tied && m.linear_type == GGUF_TYPE_TQ2_0, "bitnet-25 without the key: relu2, tied head",
             "%s", rc ? err.msg : "wrong hparams");
     if (!rc) eng_model_free(&m), gguf_close(g);
-    rmdir(dir);
     return t_done();
 }

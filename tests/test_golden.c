@@ -17,14 +17,14 @@ static const char *trit_bin(void) {
 }
 
 // Runs `trit grad` with extra arguments; returns the opened output or NULL.
-static st_file *run_grad(const char *dir, const char *model, const char *extra, const char *tmp) {
+static st_file *run_grad(const char *dir, const char *model, const char *extra) {
     char cmd[8192], out[4096];
-    snprintf(out, sizeof(out), "%s/out-%s.safetensors", tmp, model);
-    snprintf(cmd, sizeof(cmd), "%s grad --model %s/%s --batch %s/batch.safetensors --out %s %s > %s/log 2>&1", trit_bin(),
-             dir, model, dir, out, extra, tmp);
+    snprintf(out, sizeof(out), "%s/out-%s.safetensors", t_tmpdir(), model);
+    snprintf(cmd, sizeof(cmd), "%s grad --model %s/%s --batch %s/batch.safetensors --out %s %s > %s 2>&1", trit_bin(),
+             dir, model, dir, out, extra, t_tmp("log"));
     if (system(cmd) != 0) {
         char log[4096];
-        snprintf(log, sizeof(log), "cat %s/log", tmp);
+        snprintf(log, sizeof(log), "cat %s", t_tmp("log"));
         if (system(log)) {}
         return NULL;
     }
@@ -60,7 +60,7 @@ static void compare(const char *label, const st_file *got, const char *got_name,
 
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
-static void check_dir(const char *dir, const char *tmp) {
+static void check_dir(const char *dir) {
     char path[4096], label[256];
     const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
     snprintf(path, sizeof(path), "%s/reference.safetensors", dir);
@@ -69,7 +69,7 @@ static void check_dir(const char *dir, const char *tmp) {
     if (!t_check(st_open(&ref, path, &err) == 0, base, "%s", err.msg)) return;
 
     // Latent model: logits, loss and every gradient.
-    st_file *got = run_grad(dir, "latent", "", tmp);
+    st_file *got = run_grad(dir, "latent", "");
     snprintf(label, sizeof(label), "%s latent", base);
     t_check(got != NULL, label, "trit grad failed");
     compare(label, got, "logits", ref, "logits", 5e-3, 0);
@@ -89,7 +89,7 @@ static void check_dir(const char *dir, const char *tmp) {
     const char *packed[2][2] = {{"packed", "logits_packed"}, {"packed-autobitlinear", "logits_packed_autobitlinear"}};
     for (int k = 0; k < 2; k++) {
         snprintf(label, sizeof(label), "%s %s", base, packed[k][0]);
-        got = run_grad(dir, packed[k][0], "", tmp);
+        got = run_grad(dir, packed[k][0], "");
         compare(label, got, "logits", ref, packed[k][1], 5e-3, 0);
         t_check(got && st_count(got) == 2, label, "a packed model must write only logits and loss");
         st_close(got);
@@ -99,7 +99,7 @@ static void check_dir(const char *dir, const char *tmp) {
     char extra[4096];
     snprintf(extra, sizeof(extra), "--lora %s/lora-init.safetensors", dir);
     snprintf(label, sizeof(label), "%s lora", base);
-    got = run_grad(dir, "latent", extra, tmp);
+    got = run_grad(dir, "latent", extra);
     compare(label, got, "logits", ref, "lora_logits", 1e-2, 0);
     compare(label, got, "loss", ref, "lora_loss", 2e-3, 1);
     int n_lora = 0;
@@ -117,7 +117,7 @@ static void check_dir(const char *dir, const char *tmp) {
     if (exists(path)) {
         snprintf(extra, sizeof(extra), "--lora %s", path);
         snprintf(label, sizeof(label), "%s peft-adapter", base);
-        got = run_grad(dir, "latent", extra, tmp);
+        got = run_grad(dir, "latent", extra);
         snprintf(path, sizeof(path), "%s/peft-adapter/logits_with_adapter.safetensors", dir);
         st_file *pref = NULL;
         if (t_check(st_open(&pref, path, &err) == 0, label, "%s", err.msg)) {
@@ -130,12 +130,7 @@ static void check_dir(const char *dir, const char *tmp) {
 }
 
 int main(void) {
-    char tmp[] = "/tmp/trit-golden-XXXXXX";
-    if (!mkdtemp(tmp)) return 1;
     const char *dirs[] = {"tests/golden/hf-tiny-bitnet", "tests/golden/odd-gqa3", "tests/golden/mha5"};
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) check_dir(dirs[i], tmp);
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-    if (system(cmd)) {}
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) check_dir(dirs[i]);
     return t_done();
 }

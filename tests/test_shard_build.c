@@ -17,16 +17,6 @@
 #include "data/tokenizer.h"
 #include "harness.h"
 
-static char dir[64];
-
-static const char *tmp(const char *name) {
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
-    return buf[k];
-}
-
 // The expected stream: every document (textsrc) encoded whole, EOS between; ends[] as in shard.h.
 static tok_ids expected_stream(const tok_tokenizer *tok, const char *const *paths, int n, int per_file, size_t **ends,
                                size_t *n_docs) {
@@ -120,15 +110,15 @@ static void check_build(const char *name, const tok_tokenizer *tok, const char *
 static void run_suite(const char *label, const tok_tokenizer *tok) {
     char name[200], out[200], out2[200];
     const char *shk[1] = {"data/corpus/tinyshakespeare.txt"};
-    const char *mix[3] = {"data/corpus/tinystories_sample.txt", tmp("docs.jsonl"), tmp("small.txt")};
+    const char *mix[3] = {"data/corpus/tinystories_sample.txt", t_tmp("docs.jsonl"), t_tmp("small.txt")};
 
     snprintf(name, sizeof(name), "%s: tinyshakespeare as one document, 90/10 inside it", label);
-    snprintf(out, sizeof(out), "%s/%s-shk", dir, label);
+    snprintf(out, sizeof(out), "%s/%s-shk", t_tmpdir(), label);
     check_build(name, tok, shk, 1, 1, 0.1, 0, 0, out, 1);
 
     // many pieces: cuts every ~2 KB must give the whole document's ids
     snprintf(name, sizeof(name), "%s: a long document tokenized in pieces equals the whole", label);
-    snprintf(out2, sizeof(out2), "%s/%s-shk-pieces", dir, label);
+    snprintf(out2, sizeof(out2), "%s/%s-shk-pieces", t_tmpdir(), label);
     check_build(name, tok, shk, 1, 1, 0.1, 0, 2000, out2, 400);
     snprintf(name, sizeof(name), "%s: pieces give byte-identical shards", label);
     char a[300], b[300];
@@ -137,12 +127,12 @@ static void run_suite(const char *label, const tok_tokenizer *tok) {
     t_check(files_equal(a, b), name, "%s and %s differ", a, b);
 
     snprintf(name, sizeof(name), "%s: text + jsonl inputs, whole-document split, several shards", label);
-    snprintf(out, sizeof(out), "%s/%s-mix", dir, label);
+    snprintf(out, sizeof(out), "%s/%s-mix", t_tmpdir(), label);
     check_build(name, tok, mix, 3, 0, 0.2, 20000, 0, out, 4000);
 
     // the thread count does not change a byte
     omp_set_num_threads(1);
-    snprintf(out2, sizeof(out2), "%s/%s-mix-1thread", dir, label);
+    snprintf(out2, sizeof(out2), "%s/%s-mix-1thread", t_tmpdir(), label);
     shard_build_opts o = {.out_dir = out2, .val_fraction = 0.2, .shard_tokens = 20000, .quiet = 1, .piece_bytes = 3000};
     shard_build_stats st;
     tr_err err = {{0}};
@@ -168,20 +158,13 @@ static void run_suite(const char *label, const tok_tokenizer *tok) {
     t_check(ok && st.shards[0] == 1, name, "%s", err.msg);
 }
 
-static void write_text(const char *path, const char *s) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) exit(1);
-    fputs(s, fp);
-    fclose(fp);
-}
+static void write_text(const char *path, const char *s) { t_write_file(path, s, strlen(s)); }
 
 int main(void) {
-    snprintf(dir, sizeof(dir), "/tmp/trit-test-shardb-XXXXXX");
-    if (!mkdtemp(dir)) return 1;
     omp_set_num_threads(2);
-    write_text(tmp("docs.jsonl"), "{\"text\": \"First JSON document.\\nTwo lines.\"}\n\n{\"text\": \"caf\\u00e9 \\ud83d\\ude00 <|end_of_text|> x\"}\n"
+    write_text(t_tmp("docs.jsonl"), "{\"text\": \"First JSON document.\\nTwo lines.\"}\n\n{\"text\": \"caf\\u00e9 \\ud83d\\ude00 <|end_of_text|> x\"}\n"
                                   "{\"text\": \"third\", \"id\": 7}\n");
-    write_text(tmp("small.txt"), "A last small text document.\n\nAnd one more, the very last.\n");
+    write_text(t_tmp("small.txt"), "A last small text document.\n\nAnd one more, the very last.\n");
 
     // a BPE trained here on the corpus (600 tokens), and the Llama 3 tokenizer from `make deps`
     bpe_trainer *bt = bpe_trainer_init();
@@ -191,7 +174,7 @@ int main(void) {
     int ok = bpe_trainer_add_files(bt, corpus, 1, 0, &err) == 0;
     if (ok) {
         bpe_train(bt, 600);
-        ok = bpe_write(bt, tmp("bpe600.json"), &err) == 0 && tok_load(&tok, tmp("bpe600.json"), &err) == 0;
+        ok = bpe_write(bt, t_tmp("bpe600.json"), &err) == 0 && tok_load(&tok, t_tmp("bpe600.json"), &err) == 0;
     }
     bpe_trainer_free(bt);
     if (t_check(ok, "train a 600-token BPE for the tests", "%s", err.msg)) run_suite("bpe600", tok);
@@ -202,9 +185,5 @@ int main(void) {
     ok = tok_path(path, sizeof(path), "llama3", &err) == 0 && tok_load(&tok, path, &err) == 0;
     if (t_check(ok, "load the Llama 3 tokenizer (make deps installs it)", "%s", err.msg)) run_suite("llama3", tok);
     tok_free(tok);
-
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
     return t_done();
 }

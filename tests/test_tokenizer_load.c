@@ -4,13 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "data/tokenizer.h"
 #include "data/tokenizer_impl.h"   // white-box: the pre-tokenizer
 #include "harness.h"
-
-static char dir[64];
 
 // A byte-level BPE file: the 256 byte tokens (ids 0..255 in byte order), then `extra` (ids 256..).
 static cJSON *base(const char **extra, int n_extra) {
@@ -30,14 +27,9 @@ static cJSON *base(const char **extra, int n_extra) {
 }
 
 static const char *save(cJSON *root, const char *name) {
-    static char path[2][128];
-    static int k;
-    char *p = path[k ^= 1];
-    snprintf(p, 128, "%s/%s", dir, name);
+    const char *p = t_tmp(name);
     char *s = cJSON_Print(root);
-    FILE *f = fopen(p, "w");
-    fputs(s, f);
-    fclose(f);
+    t_write_file(p, s, strlen(s));
     free(s);
     cJSON_Delete(root);
     return p;
@@ -161,22 +153,14 @@ static void unk_and_meta(void) {
     // tokenizer_config.json beside the file wins over the post_processor.
     r = base(NULL, 0);
     set(r, "added_tokens", "[{\"id\": 300, \"content\": \"<s>\", \"special\": true}, {\"id\": 301, \"content\": \"</s>\", \"special\": true}]");
-    char sub[128], cfg[160];
-    snprintf(sub, sizeof(sub), "%s/cfg", dir);
-    mkdir(sub, 0755);
-    snprintf(cfg, sizeof(cfg), "%s/tokenizer_config.json", sub);
-    FILE *f = fopen(cfg, "w");
-    fputs("{\"bos_token\": {\"content\": \"</s>\"}, \"eos_token\": \"<s>\", \"chat_template\": [{\"name\": \"tool\", \"template\": \"T\"},"
-          " {\"name\": \"default\", \"template\": \"{{ messages }}\"}]}", f);
-    fclose(f);
+    mkdir(t_tmp("cfg"), 0755);
+    const char *cfg = "{\"bos_token\": {\"content\": \"</s>\"}, \"eos_token\": \"<s>\", \"chat_template\": [{\"name\": \"tool\", \"template\": \"T\"},"
+                      " {\"name\": \"default\", \"template\": \"{{ messages }}\"}]}";
+    t_write_file(t_tmp("cfg/tokenizer_config.json"), cfg, strlen(cfg));
     t = load(save(r, "cfg/tokenizer.json"));
     t_check(t && tok_bos(t) == 301 && tok_eos(t) == 300 && tok_chat_template(t) && !strcmp(tok_chat_template(t), "{{ messages }}"),
             "bos / eos / chat template from tokenizer_config.json", " ");
     tok_free(t);
-    unlink(cfg);
-    snprintf(cfg, sizeof(cfg), "%s/tokenizer.json", sub);
-    unlink(cfg);
-    rmdir(sub);
 }
 
 // Pre-tokenizer pieces, joined with '|'.
@@ -232,12 +216,8 @@ static void expect_error(cJSON *root, const char *raw, const char *what, const c
     const char *path;
     if (root) path = save(root, "bad.json");
     else {
-        static char p[128];
-        snprintf(p, sizeof(p), "%s/bad.json", dir);
-        FILE *f = fopen(p, "w");
-        fputs(raw, f);
-        fclose(f);
-        path = p;
+        path = t_tmp("bad.json");
+        t_write_file(path, raw, strlen(raw));
     }
     tr_err err = {{0}};
     tok_tokenizer *t = NULL;
@@ -294,15 +274,10 @@ static void errors(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof(dir), "/tmp/trit-tokload-XXXXXX");
-    CHECK(mkdtemp(dir), "mkdtemp");
     merges_and_ignore_merges();
     added_tokens();
     unk_and_meta();
     pretokenizer();
     errors();
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK(system(cmd) == 0, "cleanup");
     return t_done();
 }

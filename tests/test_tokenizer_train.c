@@ -11,8 +11,6 @@
 #include "data/tokenizer.h"
 #include "harness.h"
 
-static char dir[64];
-
 // Byte ids in GPT-2's byte-level order, computed independently of the library: printable bytes
 // 0x21-0x7E, 0xA1-0xAC, 0xAE-0xFF come first in byte order, then the other 68 in byte order.
 static int32_t byte_id(uint8_t b) {
@@ -182,12 +180,11 @@ static void roundtrip(const tok_tokenizer *t, const char *name) {
 }
 
 static void written_files(void) {
-    char path[128];
     tr_err err = {{0}};
     const char *corpus[] = {"data/corpus/tinyshakespeare.txt"};
     // vocab 256: a pure byte tokenizer
     bpe_trainer *b = bpe_trainer_init();
-    snprintf(path, sizeof(path), "%s/bytes.json", dir);
+    const char *path = t_tmp("bytes.json");
     int rc = bpe_trainer_add_files(b, corpus, 1, 0, &err);
     if (!rc) bpe_train(b, 256), rc = bpe_write(b, path, &err);
     bpe_trainer_free(b);
@@ -203,7 +200,7 @@ static void written_files(void) {
     tok_free(t);
     // vocab 2000 on the corpus: loads, specials at 2000..2002, frequent words are single tokens
     b = bpe_trainer_init();
-    snprintf(path, sizeof(path), "%s/tok2000.json", dir);
+    path = t_tmp("tok2000.json");
     rc = bpe_trainer_add_files(b, corpus, 1, 0, &err);
     if (!rc) bpe_train(b, 2000), rc = bpe_write(b, path, &err);
     bpe_trainer_free(b);
@@ -220,11 +217,8 @@ static void written_files(void) {
 
 static void errors(void) {
     tr_err err = {{0}};
-    char bad[128], path[160];
-    snprintf(bad, sizeof(bad), "%s/bad.jsonl", dir);
-    FILE *f = fopen(bad, "w");
-    fputs("{\"text\": \"fine\"}\n{\"text\": 3}\n", f);
-    fclose(f);
+    const char *bad = t_tmp("bad.jsonl"), *text = "{\"text\": \"fine\"}\n{\"text\": 3}\n";
+    t_write_file(bad, text, strlen(text));
     const char *in[] = {bad};
     bpe_trainer *b = bpe_trainer_init();
     int rc = bpe_trainer_add_files(b, in, 1, 0, &err);
@@ -233,7 +227,7 @@ static void errors(void) {
     rc = bpe_trainer_add_files(b, missing, 1, 0, &err);
     t_check(rc == -1 && strstr(err.msg, "/nonexistent/corpus.txt: cannot open"), "error: a missing input file", "%s", err.msg);
     bpe_train(b, 300);
-    snprintf(path, sizeof(path), "%s/nodir/tok.json", dir);
+    const char *path = t_tmp("nodir/tok.json");
     rc = bpe_write(b, path, &err);
     t_check(rc == -1 && strstr(err.msg, path) && access(path, F_OK) != 0, "error: output folder missing, nothing written", "%s",
             err.msg);
@@ -241,14 +235,9 @@ static void errors(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof(dir), "/tmp/trit-toktrain-XXXXXX");
-    CHECK(mkdtemp(dir), "mkdtemp");
     known_answer();
     against_naive();
     written_files();
     errors();
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK(system(cmd) == 0, "cleanup");
     return t_done();
 }

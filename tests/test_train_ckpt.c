@@ -1,31 +1,15 @@
 // test_train_ckpt.c: HDF5 checkpoints: exact round trip of weights, moments, state, run config and tokenizer;
 // weights-only files; every load error names the file and the problem; run-folder latest.h5 and pruning.
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/h5_io.h"
 #include "tests/harness.h"
 #include "train/checkpoint.h"
-
-static char dir[256];
-
-static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f) {
-    (void)s, (void)flag, (void)f;
-    return remove(p);
-}
-
-static const char *tmp(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
-    return buf[k];
-}
 
 static bn_config tiny_config(void) {
     bn_config c = {.vocab_size = 37, .hidden_size = 16, .intermediate_size = 24, .n_layers = 2, .n_heads = 4,
@@ -72,9 +56,9 @@ static void test_round_trip(void) {
     for (size_t i = 0; i < big; i++) tok[i] = (char)('a' + i % 26);
     tok[big] = '\0';
     tr_err err;
-    const char *path = tmp("rt.h5");
+    const char *path = t_tmp("rt.h5");
     int rc = ckpt_write(path, &m, &o, &s, "{\"steps\": 7}", tok, &err);
-    t_check(rc == 0 && access(tmp("rt.h5.tmp"), F_OK) != 0, "checkpoint written, no temporary left", "%s", rc ? err.msg : "tmp left");
+    t_check(rc == 0 && access(t_tmp("rt.h5.tmp"), F_OK) != 0, "checkpoint written, no temporary left", "%s", rc ? err.msg : "tmp left");
     char *tok2 = NULL;
     rc = ckpt_read(path, &back, &s2, &tok2, &err);
     t_check(rc == 0, "checkpoint reads back", "%s", err.msg);
@@ -128,7 +112,7 @@ static void expect_load_error(const char *name, void (*edit)(hid_t f), const cha
     ckpt_state s;
     make_state(&m, &o, &s);
     tr_err err;
-    const char *path = tmp("damaged.h5");
+    const char *path = t_tmp("damaged.h5");
     hid_t f = h5_create(path, &err);
     h5_write_model(f, &m, path, &err);
     if (edit) edit(f);
@@ -168,12 +152,10 @@ static void config_missing_key(hid_t f) {
 static void test_load_errors(void) {
     tr_err err;
     bn_model m;
-    t_check(h5_load_model(&m, tmp("nope.h5"), 0, &err) == -1 && strstr(err.msg, "nope.h5: cannot open"), "missing file",
+    t_check(h5_load_model(&m, t_tmp("nope.h5"), 0, &err) == -1 && strstr(err.msg, "nope.h5: cannot open"), "missing file",
             "%s", err.msg);
-    FILE *fp = fopen(tmp("text.h5"), "w");
-    fputs("this is not HDF5\n", fp);
-    fclose(fp);
-    t_check(h5_load_model(&m, tmp("text.h5"), 0, &err) == -1 && strstr(err.msg, "text.h5: not an HDF5 file"), "not HDF5",
+    t_write_file(t_tmp("text.h5"), "this is not HDF5\n", 17);
+    t_check(h5_load_model(&m, t_tmp("text.h5"), 0, &err) == -1 && strstr(err.msg, "text.h5: not an HDF5 file"), "not HDF5",
             "%s", err.msg);
     expect_load_error("missing dataset named", drop_dataset, "missing dataset /model/model.layers.1.mlp.up_proj.weight");
     expect_load_error("wrong shape named", wrong_shape, "dataset /model/model.norm.weight has shape [17], expected [16]");
@@ -188,22 +170,22 @@ static void test_load_errors(void) {
     opt_adamw o;
     ckpt_state s;
     make_state(&w, &o, &s);
-    ckpt_write(tmp("full.h5"), &w, &o, &s, "{}", NULL, &err);
-    FILE *in = fopen(tmp("full.h5"), "rb"), *out = fopen(tmp("cut.h5"), "wb");
+    ckpt_write(t_tmp("full.h5"), &w, &o, &s, "{}", NULL, &err);
+    FILE *in = fopen(t_tmp("full.h5"), "rb"), *out = fopen(t_tmp("cut.h5"), "wb");
     char buf[4096];
     size_t n, total = 0;
     while ((n = fread(buf, 1, sizeof(buf), in)) > 0 && total < 20000) fwrite(buf, 1, n, out), total += n;
     fclose(in), fclose(out);
     ckpt_state s2;
-    int rc = ckpt_read(tmp("cut.h5"), &m, &s2, NULL, &err);
+    int rc = ckpt_read(t_tmp("cut.h5"), &m, &s2, NULL, &err);
     t_check(rc == -1 && strstr(err.msg, "cut.h5"), "truncated checkpoint: error naming the file", "%s", err.msg);
     // Weights only: loadable as a model, refused as a training checkpoint.
-    hid_t f = h5_create(tmp("weights.h5"), &err);
-    h5_write_model(f, &w, tmp("weights.h5"), &err);
+    hid_t f = h5_create(t_tmp("weights.h5"), &err);
+    h5_write_model(f, &w, t_tmp("weights.h5"), &err);
     h5_close(f);
-    rc = ckpt_read(tmp("weights.h5"), &m, &s2, NULL, &err);
+    rc = ckpt_read(t_tmp("weights.h5"), &m, &s2, NULL, &err);
     t_check(rc == -1 && strstr(err.msg, "not a training checkpoint"), "weights-only file is no training checkpoint", "%s", err.msg);
-    rc = ckpt_write(tmp("no/such/dir/x.h5"), &w, &o, &s, "{}", NULL, &err);
+    rc = ckpt_write(t_tmp("no/such/dir/x.h5"), &w, &o, &s, "{}", NULL, &err);
     t_check(rc == -1 && strstr(err.msg, "no/such/dir/x.h5.tmp: cannot create"), "unwritable folder: error, nothing written",
             "%s", err.msg);
     bn_model_free(&w);
@@ -217,10 +199,9 @@ static void test_run_folder(void) {
     make_state(&m, &o, &s);
     tr_err err;
     char run[512];
-    snprintf(run, sizeof(run), "%s", tmp("run"));
+    snprintf(run, sizeof(run), "%s", t_tmp("run"));
     mkdir(run, 0777);
-    FILE *fp = fopen(tmp("run/ckpt_000009.h5.tmp"), "w");   // a crashed writer's leftover
-    fclose(fp);
+    t_write_file(t_tmp("run/ckpt_000009.h5.tmp"), "", 0);   // a crashed writer's leftover
     int ok = 1;
     char written[4200];
     for (int step = 1; step <= 4; step++) {
@@ -228,17 +209,17 @@ static void test_run_folder(void) {
         ok &= ckpt_save_in(run, 2, &m, &o, &s, "{}", NULL, written, sizeof(written), &err) == 0;
     }
     char target[256] = {0};
-    ssize_t tn = readlink(tmp("run/latest.h5"), target, sizeof(target) - 1);
+    ssize_t tn = readlink(t_tmp("run/latest.h5"), target, sizeof(target) - 1);
     t_check(ok && tn > 0 && !strcmp(target, "ckpt_000004.h5") && strstr(written, "run/ckpt_000004.h5"),
             "latest.h5 links to the newest checkpoint", "%s / %s", err.msg, target);
-    t_check(access(tmp("run/ckpt_000003.h5"), F_OK) == 0 && access(tmp("run/ckpt_000002.h5"), F_OK) != 0 &&
-                access(tmp("run/ckpt_000001.h5"), F_OK) != 0,
+    t_check(access(t_tmp("run/ckpt_000003.h5"), F_OK) == 0 && access(t_tmp("run/ckpt_000002.h5"), F_OK) != 0 &&
+                access(t_tmp("run/ckpt_000001.h5"), F_OK) != 0,
             "keep_checkpoints 2 keeps the two newest", "pruning wrong");
-    t_check(access(tmp("run/ckpt_000009.h5.tmp"), F_OK) != 0, "leftover temporary files removed", "still there");
+    t_check(access(t_tmp("run/ckpt_000009.h5.tmp"), F_OK) != 0, "leftover temporary files removed", "still there");
     // Resumed from an older checkpoint: the one just written is never pruned, even when newer ones exist.
     s.step = 2;
     ok = ckpt_save_in(run, 1, &m, &o, &s, "{}", NULL, written, sizeof(written), &err) == 0;
-    t_check(ok && access(tmp("run/ckpt_000002.h5"), F_OK) == 0, "the checkpoint just written survives pruning", "%s", err.msg);
+    t_check(ok && access(t_tmp("run/ckpt_000002.h5"), F_OK) == 0, "the checkpoint just written survives pruning", "%s", err.msg);
     char *latest = ckpt_resolve(run);
     ckpt_state s2;
     bn_model back;
@@ -251,11 +232,8 @@ static void test_run_folder(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof(dir), "/tmp/trit-test-ckpt-XXXXXX");
-    if (!mkdtemp(dir)) return 1;
     test_round_trip();
     test_load_errors();
     test_run_folder();
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return t_done();
 }

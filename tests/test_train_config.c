@@ -1,7 +1,5 @@
 // test_train_config.c: run config defaults, path resolution and the schedule keys (the one-line errors for
 // every missing or wrong-typed key are checked through the CLI in tests/e2e_train.sh).
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,26 +9,14 @@
 #include "tests/harness.h"
 #include "train/run_config.h"
 
-static char dir[256];
-
-static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f) {
-    (void)s, (void)flag, (void)f;
-    return remove(p);
-}
-
 static const char *write_config(const char *name, const char *text) {
-    static char p[512];
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    fputs(text, f);
-    fclose(f);
+    const char *p = t_tmp(name);
+    t_write_file(p, text, strlen(text));
     return p;
 }
 
 static void test_defaults(void) {
-    char sub[512];
-    snprintf(sub, sizeof(sub), "%s/cfg", dir);
-    mkdir(sub, 0777);
+    mkdir(t_tmp("cfg"), 0777);
     write_config("cfg/model.json", "{\"vocab_size\": 259, \"hidden_size\": 128, \"intermediate_size\": 344, "
                                    "\"num_hidden_layers\": 4, \"num_attention_heads\": 4, \"hidden_act\": \"relu2\", "
                                    "\"max_position_embeddings\": 64}");
@@ -43,7 +29,7 @@ static void test_defaults(void) {
     t_check(rc == 0, "a minimal config loads", "%s", err.msg);
     if (rc) return;
     char want[600];
-    snprintf(want, sizeof(want), "%s/shards", dir);
+    snprintf(want, sizeof(want), "%s/shards", t_tmpdir());
     t_check(!strcmp(c.data, want) && !strcmp(c.out_dir, "/abs/run") && !strcmp(c.tokenizer, "llama3"),
             "paths relative to the config's folder (cleaned: cfg/../shards); absolute kept; tokenizer \"llama3\" kept", "%s %s %s", c.data, c.out_dir,
             c.tokenizer);
@@ -90,10 +76,7 @@ static void test_bitnet_schedule(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof(dir), "/tmp/trit-test-config-XXXXXX");
-    if (!mkdtemp(dir)) return 1;
     test_defaults();
     test_bitnet_schedule();
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return t_done();
 }

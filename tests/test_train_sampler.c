@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tests/harness.h"
 #include "train/plot.h"
@@ -90,9 +89,7 @@ static void test_generate(void) {
 }
 
 static void test_plot(void) {
-    char path[] = "/tmp/trit-test-plot-XXXXXX";
-    int fd = mkstemp(path);
-    close(fd);
+    const char *path = t_tmp("loss.svg");
     metrics_row rows[300];
     for (int i = 0; i < 300; i++) {
         rows[i] = (metrics_row){.step = i + 1, .loss = 4.0 * exp(-i / 80.0) + 1.5 + 0.1 * sin(i), .lr = 1e-3};
@@ -113,7 +110,6 @@ static void test_plot(void) {
     t_check(strstr(buf, ">300</text>") && strstr(buf, ">1.5</text>"), "ticks at nice numbers (x to 300, y by 0.5)", "ticks missing");
     rc = plot_loss_svg(path, rows, 0, "x", &err);
     t_check(rc == -1 && strstr(err.msg, "no training steps"), "no rows: an error", "%s", err.msg);
-    unlink(path);
     free(buf);
 }
 
