@@ -81,6 +81,9 @@ ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);          // same sha
 ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, float s);
 ag_tensor *ag_relu2(ag_ctx *ctx, ag_tensor *a);                      // relu(a)^2
 ag_tensor *ag_silu(ag_ctx *ctx, ag_tensor *a);                       // a * sigmoid(a)
+// The FFN's gated product act(g) * u (act relu2, or SiLU when silu) in one pass each way; the same floats
+// as ag_mul(ag_relu2(g) or ag_silu(g), u) without the activation's tensor.
+ag_tensor *ag_gated(ag_ctx *ctx, ag_tensor *g, ag_tensor *u, int silu);
 // out (n, C) = table (V, C)[ids]; ids must stay valid until backward.
 ag_tensor *ag_embedding(ag_ctx *ctx, ag_tensor *table, const int *ids, int n);
 ag_tensor *ag_rmsnorm(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps);   // x (..., C), w (C)
@@ -110,6 +113,13 @@ typedef struct {
     int N, K, Kp;
 } ag_qact;
 ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x);
+// ag_quant_act(ag_rmsnorm(x, w, eps)) in one pass: the same q and inv_s, and the same gradients into x and w.
+// The normalized tensor (the result's x) gets a gradient buffer but its data only when keep_rows (LoRA
+// reads it); otherwise its data is NULL.
+ag_qact *ag_rmsnorm_quant(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps, int keep_rows);
+// Internal (autograd/bitlinear.c): an ag_qact for x (N, K) with unset rows, and row r quantized from src.
+ag_qact *ag_qact_new(ag_ctx *ctx, ag_tensor *x, int N, int K);
+void ag_qact_row(ag_qact *a, int r, const float *src);
 ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_ternary);
 // LoRA branch: y + scale * (x @ A^T) @ B^T with x unquantized; A (r, in), B (out, r).
 ag_tensor *ag_lora_add(ag_ctx *ctx, ag_tensor *y, ag_tensor *x, ag_tensor *a, ag_tensor *b, float scale);

@@ -82,8 +82,8 @@ ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w) {
 
 // ---- integer BitLinear ----
 
-ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x) {
-    int N = ag_rows(x), K = ag_cols(x), Kp = (K + 3) & ~3;
+ag_qact *ag_qact_new(ag_ctx *ctx, ag_tensor *x, int N, int K) {
+    int Kp = (K + 3) & ~3;
     ag_qact *a = arena_alloc(&ctx->mem, sizeof(ag_qact));
     a->x = x;
     a->N = N;
@@ -92,16 +92,25 @@ ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x) {
     a->q = arena_alloc(&ctx->mem, (size_t)N * Kp + 1);
     a->qu = arena_alloc(&ctx->mem, (size_t)N * Kp + 1);
     a->inv_s = arena_alloc(&ctx->mem, sizeof(float) * (size_t)N + 1);
+    return a;
+}
+
+void ag_qact_row(ag_qact *a, int r, const float *src) {
+    int K = a->K, Kp = a->Kp;
+    int8_t *restrict q = a->q + (size_t)r * Kp;
+    uint8_t *restrict qu = a->qu + (size_t)r * Kp;
+    float s = tk_quant_row(q, src, K);
+    for (int i = K; i < Kp; i++) q[i] = 0;
+    #pragma omp simd
+    for (int i = 0; i < Kp; i++) qu[i] = (uint8_t)(q[i] + 128);
+    a->inv_s[r] = 1.0f / s;
+}
+
+ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x) {
+    int N = ag_rows(x), K = ag_cols(x);
+    ag_qact *a = ag_qact_new(ctx, x, N, K);
     #pragma omp parallel for if (x->n > 16384)
-    for (int r = 0; r < N; r++) {
-        int8_t *restrict q = a->q + (size_t)r * Kp;
-        uint8_t *restrict qu = a->qu + (size_t)r * Kp;
-        float s = tk_quant_row(q, x->data + (size_t)r * K, K);
-        for (int i = K; i < Kp; i++) q[i] = 0;
-        #pragma omp simd
-        for (int i = 0; i < Kp; i++) qu[i] = (uint8_t)(q[i] + 128);
-        a->inv_s[r] = 1.0f / s;
-    }
+    for (int r = 0; r < N; r++) ag_qact_row(a, r, x->data + (size_t)r * K);
     return a;
 }
 
@@ -163,35 +172,77 @@ static void cols_to_s16_pairs(uint32_t *P, float *inv, float *colmax, const floa
     for (int c = 0; c < C; c++) inv[c] = colmax[c] / DW_Q;
 }
 
+// Scratch of one backward, allocated up front (the arena is not thread-safe) and shared by its two halves.
+typedef struct {
+    int16_t *d16;      // (N, Mp) rows of dY in int16, for dX
+    float *d_inv;      // (N)
+    void *t_pack;      // packed ternary codes (M, K) as int16 pairs
+    uint32_t *pairs;   // ((N + 1) / 2, M) columns of dY / s in int16, row pairs, for dW
+    float *w_inv, *colmax;   // (M)
+    void *x_pack;      // packed q (DW_CHUNK, K) as int16 pairs
+} bl_scratch;
+
+// dX (N, K) (+)= dY (N, M) . T (M, K) * s_w
+static void backward_dx(const bl_saved *s, const bl_scratch *b, const float *dy, float *dx, int dx_acc, int M) {
+    int N = s->x->N, K = s->x->K, Mp = (M + 1) & ~1;
+    qg_packed p = {0};
+    rows_to_s16(b->d16, Mp, b->d_inv, dy, N, M);
+    qg_pack_s8_pairs(&p, b->t_pack, s->t, M, K, K);
+    qg_gemm(dx, K, b->d16, Mp, &p, N, b->d_inv, s->sw, dx_acc);
+}
+
+// dW (M, K) (+)= (dY / s)^T (M, N) . q (N, K), A read group-major from row pairs of dY, DW_CHUNK tokens a pass
+static void backward_dw(const bl_saved *s, const bl_scratch *b, const float *dy, float *dw, int w_acc, int M) {
+    const ag_qact *xa = s->x;
+    int N = xa->N, K = xa->K;
+    qg_packed p = {0};
+    cols_to_s16_pairs(b->pairs, b->w_inv, b->colmax, dy, N, M, xa->inv_s);
+    for (int n0 = 0; n0 < N; n0 += DW_CHUNK) {
+        int len = N - n0 < DW_CHUNK ? N - n0 : DW_CHUNK;
+        qg_pack_s8_pairs(&p, b->x_pack, xa->q + (size_t)n0 * xa->Kp, len, K, xa->Kp);
+        qg_gemm_strided(dw, K, b->pairs + (size_t)(n0 / 2) * M, 4, 4 * (size_t)M, &p, M, b->w_inv, 1.0f, w_acc || n0 > 0);
+    }
+}
+
+// The two halves are independent: with two or more threads they run side by side, each on half of the
+// threads (nested regions; a half of one thread runs its kernels serially, at one thread's full speed,
+// which beats splitting every small GEMM across both).
 static void bitlinear_backward(const ag_node *nd) {
     const bl_saved *s = nd->saved;
     const ag_qact *xa = s->x;
     ag_tensor *w = nd->in[1], *y = nd->out;
-    float *dx = xa->x->grad;
-    int dx_acc = dx ? ag_grad_acc(xa->x) : 1;
+    float *dx = xa->x->grad, *dw = w->grad;
+    int dx_acc = dx ? ag_grad_acc(xa->x) : 1, w_acc = dw ? ag_grad_acc(w) : 1;
     int N = xa->N, K = xa->K, M = w->shape[0];
     arena *mem = s->mem;
-    qg_packed p = {0};
-    if (dx) {   // dX (N, K) += dY (N, M) . T (M, K) * s_w
-        int Mp = (M + 1) & ~1;
-        int16_t *d16 = arena_alloc(mem, sizeof(int16_t) * (size_t)N * Mp);
-        float *inv = arena_alloc(mem, sizeof(float) * (size_t)N);
-        rows_to_s16(d16, Mp, inv, y->grad, N, M);
-        qg_pack_s8_pairs(&p, arena_alloc(mem, qg_pack_bytes(QG_S16, M, K)), s->t, M, K, K);
-        qg_gemm(dx, K, d16, Mp, &p, N, inv, s->sw, dx_acc);
+    bl_scratch b = {0};
+    if (dx) {
+        b.d16 = arena_alloc(mem, sizeof(int16_t) * (size_t)N * ((M + 1) & ~1));
+        b.d_inv = arena_alloc(mem, sizeof(float) * (size_t)N);
+        b.t_pack = arena_alloc(mem, qg_pack_bytes(QG_S16, M, K));
     }
-    if (w->grad) {   // dW (M, K) += (dY / s)^T (M, N) . q (N, K), A read group-major from row pairs of dY
-        int w_acc = ag_grad_acc(w);
-        uint32_t *pairs = arena_alloc(mem, sizeof(uint32_t) * (size_t)M * ((N + 1) / 2));
-        float *inv = arena_alloc(mem, sizeof(float) * (size_t)M), *colmax = arena_alloc(mem, sizeof(float) * (size_t)M);
-        cols_to_s16_pairs(pairs, inv, colmax, y->grad, N, M, xa->inv_s);
-        void *pm = arena_alloc(mem, qg_pack_bytes(QG_S16, N < DW_CHUNK ? N : DW_CHUNK, K));
-        for (int n0 = 0; n0 < N; n0 += DW_CHUNK) {
-            int len = N - n0 < DW_CHUNK ? N - n0 : DW_CHUNK;
-            qg_pack_s8_pairs(&p, pm, xa->q + (size_t)n0 * xa->Kp, len, K, xa->Kp);
-            qg_gemm_strided(w->grad, K, pairs + (size_t)(n0 / 2) * M, 4, 4 * (size_t)M, &p, M, inv, 1.0f, w_acc || n0 > 0);
+    if (dw) {
+        b.pairs = arena_alloc(mem, sizeof(uint32_t) * (size_t)M * ((N + 1) / 2));
+        b.w_inv = arena_alloc(mem, sizeof(float) * (size_t)M);
+        b.colmax = arena_alloc(mem, sizeof(float) * (size_t)M);
+        b.x_pack = arena_alloc(mem, qg_pack_bytes(QG_S16, N < DW_CHUNK ? N : DW_CHUNK, K));
+    }
+    int nt = omp_get_max_threads();
+    if (dx && dw && nt >= 2 && !omp_in_parallel()) {
+        int levels = omp_get_max_active_levels();
+        omp_set_max_active_levels(levels > 2 ? levels : 2);
+        #pragma omp parallel num_threads(2)
+        {
+            int me = omp_get_thread_num();
+            omp_set_num_threads(me ? nt / 2 : nt - nt / 2);
+            if (me == 0) backward_dx(s, &b, y->grad, dx, dx_acc, M);
+            else backward_dw(s, &b, y->grad, dw, w_acc, M);
         }
+        omp_set_max_active_levels(levels);
+        return;
     }
+    if (dx) backward_dx(s, &b, y->grad, dx, dx_acc, M);
+    if (dw) backward_dw(s, &b, y->grad, dw, w_acc, M);
 }
 
 ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_ternary) {

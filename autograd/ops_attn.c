@@ -16,7 +16,8 @@ typedef struct {
     float *cos, *sin;   // (T, D/2)
 } rope_saved;
 
-static void rope_apply(float *y, const float *x, const rope_saved *s, int B, int T, int H, int D, float sign) {
+// y (=, or += when acc) rotates x; sign -1 rotates back (the backward).
+static void rope_apply(float *y, const float *x, const rope_saved *s, int B, int T, int H, int D, float sign, int acc) {
     int half = D / 2;
     #pragma omp parallel for collapse(2) if ((size_t)B * T * H * D > 16384)
     for (int b = 0; b < B; b++)
@@ -24,12 +25,14 @@ static void rope_apply(float *y, const float *x, const rope_saved *s, int B, int
             const float *c = s->cos + (size_t)t * half, *sn = s->sin + (size_t)t * half;
             for (int h = 0; h < H; h++) {
                 size_t off = (((size_t)b * T + t) * H + h) * D;
-                const float *xr = x + off;
-                float *yr = y + off;
+                const float *restrict xr = x + off;
+                float *restrict yr = y + off;
+                #pragma omp simd
                 for (int i = 0; i < half; i++) {
                     float x1 = xr[i], x2 = xr[i + half], si = sign * sn[i];
-                    yr[i] += x1 * c[i] - x2 * si;
-                    yr[i + half] += x2 * c[i] + x1 * si;
+                    float r1 = x1 * c[i] - x2 * si, r2 = x2 * c[i] + x1 * si;
+                    yr[i] = acc ? yr[i] + r1 : r1;
+                    yr[i + half] = acc ? yr[i + half] + r2 : r2;
                 }
             }
         }
@@ -38,7 +41,8 @@ static void rope_apply(float *y, const float *x, const rope_saved *s, int B, int
 static void rope_backward(const ag_node *nd) {
     ag_tensor *x = nd->in[0];
     const int *sh = x->shape;
-    rope_apply(ag_grad_zeroed(x), nd->out->grad, nd->saved, sh[0], sh[1], sh[2], sh[3], -1.0f);   // rotate back
+    int acc = ag_grad_acc(x);
+    rope_apply(x->grad, nd->out->grad, nd->saved, sh[0], sh[1], sh[2], sh[3], -1.0f, acc);   // rotate back
 }
 
 ag_tensor *ag_rope(ag_ctx *ctx, ag_tensor *x, double theta, int pos0) {
@@ -57,8 +61,7 @@ ag_tensor *ag_rope(ag_ctx *ctx, ag_tensor *x, double theta, int pos0) {
     }
     int need = ag_needs_grad(ctx, x, NULL);
     ag_tensor *y = ag_new(ctx, 4, x->shape, need);
-    memset(y->data, 0, y->n * sizeof(float));
-    rope_apply(y->data, x->data, s, B, T, H, D, 1.0f);
+    rope_apply(y->data, x->data, s, B, T, H, D, 1.0f, 0);
     if (need) {
         ag_node *n = ag_record(ctx, rope_backward, y);
         n->in[0] = x;
@@ -103,7 +106,8 @@ static void attn_forward_group(float *o, float *p, const float *q, const float *
     }
 }
 
-static void attn_backward_group(const ag_node *nd, float *dp, int b, int g) {
+// acc[3]: whether q, k, v's gradients accumulate (else the first contribution overwrites).
+static void attn_backward_group(const ag_node *nd, float *dp, const int *acc, int b, int g) {
     const ag_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2];
     const attn_saved *s = nd->saved;
     int T = q->shape[1], H = q->shape[2], D = q->shape[3], Hkv = k->shape[2], rep = H / Hkv;
@@ -112,37 +116,40 @@ static void attn_backward_group(const ag_node *nd, float *dp, int b, int g) {
     for (int h = g * rep; h < (g + 1) * rep; h++) {
         size_t qoff = (size_t)b * T * H * D + (size_t)h * D;
         const float *pb = s->p + ((size_t)b * H + h) * T * T, *dob = nd->out->grad + qoff;
+        // dK and dV sum over the group's heads: only the first may overwrite
+        float beta_k = acc[1] || h > g * rep ? 1.0f : 0.0f, beta_v = acc[2] || h > g * rep ? 1.0f : 0.0f;
         if (v->grad)   // dV += P^T dO
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, pb, T, dob, H * D, 1.0f,
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, pb, T, dob, H * D, beta_v,
                         v->grad + kvoff, Hkv * D);
         if (!q->grad && !k->grad) continue;
         // dP = dO V^T, then dS = P * (dP - rowsum(P * dP))
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dob, H * D, v->data + kvoff, Hkv * D,
                     0.0f, dp, T);
         for (int t = 0; t < T; t++) {
-            float *dr = dp + (size_t)t * T, dot = 0.0f;
-            const float *pr = pb + (size_t)t * T;
+            float *restrict dr = dp + (size_t)t * T, dot = 0.0f;
+            const float *restrict pr = pb + (size_t)t * T;
             for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
+            #pragma omp simd
             for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot);
             for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
         }
         if (q->grad)   // dQ += scale * dS K
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, dp, T, k->data + kvoff, Hkv * D,
-                        1.0f, q->grad + qoff, H * D);
+                        acc[0] ? 1.0f : 0.0f, q->grad + qoff, H * D);
         if (k->grad)   // dK += scale * dS^T Q
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dp, T, q->data + qoff, H * D, 1.0f,
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dp, T, q->data + qoff, H * D, beta_k,
                         k->grad + kvoff, Hkv * D);
     }
 }
 
 static void attention_backward(const ag_node *nd) {
     const attn_saved *s = nd->saved;
-    for (int k = 0; k < 3; k++)
-        if (nd->in[k]->grad) ag_grad_zeroed(nd->in[k]);
+    int acc[3];
+    for (int k = 0; k < 3; k++) acc[k] = nd->in[k]->grad ? ag_grad_acc(nd->in[k]) : 1;
     int B = nd->in[0]->shape[0], T = nd->in[0]->shape[1], Hkv = nd->in[1]->shape[2];
     #pragma omp parallel for num_threads(s->threads) schedule(dynamic) if (B * Hkv > 1)
     for (int bg = 0; bg < B * Hkv; bg++)
-        attn_backward_group(nd, s->scratch + (size_t)omp_get_thread_num() * T * T, bg / Hkv, bg % Hkv);
+        attn_backward_group(nd, s->scratch + (size_t)omp_get_thread_num() * T * T, acc, bg / Hkv, bg % Hkv);
 }
 
 ag_tensor *ag_attention(ag_ctx *ctx, ag_tensor *q, ag_tensor *k, ag_tensor *v) {

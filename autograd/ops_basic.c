@@ -69,17 +69,27 @@ static void check_same(const char *op, const ag_tensor *a, const ag_tensor *b) {
 static void add_backward(const ag_node *nd) {
     const float *restrict dc = nd->out->grad;
     size_t n = nd->out->n;
-    for (int k = 0; k < 2; k++) {
-        ag_tensor *in = nd->in[k];
-        float *restrict d = in->grad;
-        if (!d) continue;
-        if (!ag_grad_acc(in)) {
-            memcpy(d, dc, n * sizeof(float));
-            continue;
-        }
+    // One pass for both inputs; a first write (the gradient held garbage) overwrites instead of adding.
+    float *restrict da = nd->in[0]->grad, *restrict db = nd->in[1]->grad;
+    int acc_a = da && ag_grad_acc(nd->in[0]), acc_b = db && ag_grad_acc(nd->in[1]);
+    if (da && db && da != db) {
         #pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) d[i] += dc[i];
+        for (size_t i = 0; i < n; i++) {
+            da[i] = (acc_a ? da[i] : 0.0f) + dc[i];
+            db[i] = (acc_b ? db[i] : 0.0f) + dc[i];
+        }
+        return;
     }
+    if (da && da == db) {   // a + a (or two views of one tensor)
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) da[i] = (acc_a ? da[i] : 0.0f) + dc[i] + dc[i];
+        return;
+    }
+    float *restrict d = da ? da : db;
+    int acc = da ? acc_a : acc_b;
+    if (!d) return;
+    #pragma omp parallel for simd if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) d[i] = (acc ? d[i] : 0.0f) + dc[i];
 }
 
 ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
@@ -219,5 +229,60 @@ ag_tensor *ag_silu(ag_ctx *ctx, ag_tensor *a) {
     #pragma omp parallel for if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
     if (need) ag_record(ctx, silu_backward, c)->in[0] = a;
+    return c;
+}
+
+// ---- the gated product act(g) * u ----
+// The float operations are those of ag_mul(ag_relu2(g) or ag_silu(g), u) and their backward passes, so the
+// results are identical; the activation is recomputed in the backward instead of stored. One loop per
+// activation and per first-write/accumulate case keeps the relu2 loops vectorized.
+
+static void gated_backward(const ag_node *nd) {
+    ag_tensor *g = nd->in[0], *u = nd->in[1];
+    const float *restrict dc = nd->out->grad, *restrict x = g->data, *restrict y = u->data;
+    float *restrict dg = g->grad, *restrict du = u->grad;
+    // Unwanted gradients go to scratch, so that every loop writes both.
+    float *scratch = (!dg || !du) ? nd->saved : NULL;
+    int acc_g = dg && ag_grad_acc(g), acc_u = du && ag_grad_acc(u);   // else the first write: garbage before
+    if (!dg) dg = scratch;
+    if (!du) du = scratch;
+    size_t n = nd->out->n;
+    if (nd->iarg[0]) {
+        #pragma omp parallel for if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float s = 1.0f / (1.0f + expf(-x[i])), da = dc[i] * y[i];
+            dg[i] = (acc_g ? dg[i] : 0.0f) + da * s * (1.0f + x[i] * (1.0f - s));
+            du[i] = (acc_u ? du[i] : 0.0f) + dc[i] * (x[i] / (1.0f + expf(-x[i])));
+        }
+    } else {
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float da = dc[i] * y[i];
+            dg[i] = (acc_g ? dg[i] : 0.0f) + (x[i] > 0 ? 2.0f * x[i] * da : 0.0f);
+            du[i] = (acc_u ? du[i] : 0.0f) + dc[i] * (x[i] > 0 ? x[i] * x[i] : 0.0f);
+        }
+    }
+}
+
+ag_tensor *ag_gated(ag_ctx *ctx, ag_tensor *g, ag_tensor *u, int silu) {
+    check_same("gated", g, u);
+    int need = ag_needs_grad(ctx, g, u);
+    ag_tensor *c = ag_new(ctx, g->ndim, g->shape, need);
+    const float *restrict x = g->data, *restrict y = u->data;
+    float *restrict z = c->data;
+    size_t n = g->n;
+    if (silu) {
+        #pragma omp parallel for if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) z[i] = (x[i] / (1.0f + expf(-x[i]))) * y[i];
+    } else {
+        #pragma omp parallel for simd if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) z[i] = (x[i] > 0 ? x[i] * x[i] : 0.0f) * y[i];
+    }
+    if (need) {
+        ag_node *nd = ag_record(ctx, gated_backward, c);
+        nd->in[0] = g; nd->in[1] = u;
+        nd->iarg[0] = silu;
+        if (!g->grad || !u->grad) nd->saved = arena_alloc(&ctx->mem, sizeof(float) * n);
+    }
     return c;
 }

@@ -57,6 +57,27 @@ static void rmsnorm_backward(const ag_node *nd) {
     }
 }
 
+// yr = w * (xr * rstd); returns rstd.
+static float rms_row(float *restrict yr, const float *restrict xr, const float *restrict wd, int C, float eps) {
+    float ss = 0.0f;
+    #pragma omp simd reduction(+ : ss)
+    for (int i = 0; i < C; i++) ss += xr[i] * xr[i];
+    float rs = 1.0f / sqrtf(ss / (float)C + eps);
+    #pragma omp simd
+    for (int i = 0; i < C; i++) yr[i] = wd[i] * (xr[i] * rs);
+    return rs;
+}
+
+static void rms_record(ag_ctx *ctx, ag_tensor *y, ag_tensor *x, ag_tensor *w, float *rstd) {
+    ag_node *n = ag_record(ctx, rmsnorm_backward, y);
+    n->in[0] = x; n->in[1] = w;
+    rms_saved *s = arena_alloc(&ctx->mem, sizeof(rms_saved));
+    s->rstd = rstd;
+    s->threads = omp_get_max_threads();
+    s->dw_part = w->grad ? arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * ag_cols(x)) : NULL;
+    n->saved = s;
+}
+
 ag_tensor *ag_rmsnorm(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps) {
     int R = ag_rows(x), C = ag_cols(x);
     CHECK(w->n == (size_t)C, "rmsnorm: weight has %zu elements, rows have %d", w->n, C);
@@ -64,27 +85,33 @@ ag_tensor *ag_rmsnorm(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps) {
     ag_tensor *y = ag_new(ctx, x->ndim, x->shape, need);
     float *rstd = arena_alloc(&ctx->mem, sizeof(float) * (size_t)(R ? R : 1));
     #pragma omp parallel for if (x->n > 16384)
-    for (int r = 0; r < R; r++) {
-        const float *restrict xr = x->data + (size_t)r * C, *restrict wd = w->data;
-        float *restrict yr = y->data + (size_t)r * C;
-        float ss = 0.0f;
-        #pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < C; i++) ss += xr[i] * xr[i];
-        float rs = 1.0f / sqrtf(ss / (float)C + eps);
-        rstd[r] = rs;
-        #pragma omp simd
-        for (int i = 0; i < C; i++) yr[i] = wd[i] * (xr[i] * rs);
-    }
-    if (need) {
-        ag_node *n = ag_record(ctx, rmsnorm_backward, y);
-        n->in[0] = x; n->in[1] = w;
-        rms_saved *s = arena_alloc(&ctx->mem, sizeof(rms_saved));
-        s->rstd = rstd;
-        s->threads = omp_get_max_threads();
-        s->dw_part = w->grad ? arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * C) : NULL;
-        n->saved = s;
-    }
+    for (int r = 0; r < R; r++) rstd[r] = rms_row(y->data + (size_t)r * C, x->data + (size_t)r * C, w->data, C, eps);
+    if (need) rms_record(ctx, y, x, w, rstd);
     return y;
+}
+
+ag_qact *ag_rmsnorm_quant(ag_ctx *ctx, ag_tensor *x, ag_tensor *w, float eps, int keep_rows) {
+    int R = ag_rows(x), C = ag_cols(x);
+    CHECK(w->n == (size_t)C, "rmsnorm: weight has %zu elements, rows have %d", w->n, C);
+    int need = ag_needs_grad(ctx, x, w);
+    ag_tensor *y = ag_new(ctx, x->ndim, x->shape, need);   // (R, C): its gradient, and its rows when kept
+    if (!keep_rows) y->data = NULL;
+    ag_qact *a = ag_qact_new(ctx, y, R, C);
+    float *rstd = arena_alloc(&ctx->mem, sizeof(float) * (size_t)(R ? R : 1));
+    int threads = omp_get_max_threads();
+    float *rows = keep_rows ? NULL : arena_alloc(&ctx->mem, sizeof(float) * (size_t)threads * C);
+    #pragma omp parallel num_threads(threads) if (x->n > 16384)
+    {
+        float *row = rows ? rows + (size_t)omp_get_thread_num() * C : NULL;
+        #pragma omp for
+        for (int r = 0; r < R; r++) {
+            float *yr = row ? row : y->data + (size_t)r * C;
+            rstd[r] = rms_row(yr, x->data + (size_t)r * C, w->data, C, eps);
+            ag_qact_row(a, r, yr);
+        }
+    }
+    if (need) rms_record(ctx, y, x, w, rstd);
+    return a;
 }
 
 // ---- embedding: out[i] = table[ids[i]] ----

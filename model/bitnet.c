@@ -116,7 +116,10 @@ const bn_param *bn_model_find(const bn_model *m, const char *name) {
 }
 
 void bn_model_zero_grad(bn_model *m) {
-    if (m->grad) memset(m->grad, 0, m->n_floats * sizeof(float));
+    if (!m->grad) return;
+    size_t n = m->n_floats, chunk = 16384;
+    #pragma omp parallel for if (n > 4 * chunk)
+    for (size_t i = 0; i < n; i += chunk) memset(m->grad + i, 0, sizeof(float) * (n - i < chunk ? n - i : chunk));
 }
 
 // ---- forward ----
@@ -140,13 +143,14 @@ ag_tensor *bn_forward(ag_ctx *ctx, const bn_model *m, const bn_lora *lora, const
     const bn_config *c = &m->cfg;
     int C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size, H = c->n_heads, Hkv = c->n_kv_heads,
         D = c->head_dim, N = B * T;
+    float eps = c->rms_norm_eps;
+    int keep = lora != NULL;   // LoRA branches read the normalized rows; BitLinear needs only their int8 copy
     ag_tensor *emb = wrap_param(ctx, m, m->embed, V, C, 1);
     ag_tensor *x = ag_embedding(ctx, emb, ids, N);   // (N, C)
     for (int l = 0; l < c->n_layers; l++) {
         const bn_layer *ly = &m->layers[l];
         // attention: x + o_proj(attn_sub_norm(attn(rope(q), rope(k), v)))
-        ag_tensor *h = ag_rmsnorm(ctx, x, wrap_param(ctx, m, ly->attn_norm, C, 0, 1), c->rms_norm_eps);
-        const ag_qact *hq = ag_quant_act(ctx, h);
+        const ag_qact *hq = ag_rmsnorm_quant(ctx, x, wrap_param(ctx, m, ly->attn_norm, C, 0, 1), eps, keep);
         ag_tensor *q = projection(ctx, m, lora, l, BN_Q, hq);
         ag_tensor *k = projection(ctx, m, lora, l, BN_K, hq);
         ag_tensor *v = projection(ctx, m, lora, l, BN_V, hq);
@@ -155,16 +159,15 @@ ag_tensor *bn_forward(ag_ctx *ctx, const bn_model *m, const bn_lora *lora, const
         k = ag_rope(ctx, ag_view(ctx, k, 4, skv), c->rope_theta, 0);
         v = ag_view(ctx, v, 4, skv);
         ag_tensor *a = ag_view(ctx, ag_attention(ctx, q, k, v), 2, s2);
-        a = ag_rmsnorm(ctx, a, wrap_param(ctx, m, ly->attn_sub_norm, C, 0, 1), c->rms_norm_eps);
-        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_O, ag_quant_act(ctx, a)));
+        const ag_qact *aq = ag_rmsnorm_quant(ctx, a, wrap_param(ctx, m, ly->attn_sub_norm, C, 0, 1), eps, keep);
+        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_O, aq));
         // feed-forward: x + down(ffn_sub_norm(act(gate(h)) * up(h)))
-        h = ag_rmsnorm(ctx, x, wrap_param(ctx, m, ly->ffn_norm, C, 0, 1), c->rms_norm_eps);
-        hq = ag_quant_act(ctx, h);
+        hq = ag_rmsnorm_quant(ctx, x, wrap_param(ctx, m, ly->ffn_norm, C, 0, 1), eps, keep);
         ag_tensor *g = projection(ctx, m, lora, l, BN_GATE, hq);
         ag_tensor *u = projection(ctx, m, lora, l, BN_UP, hq);
-        g = c->act == BN_ACT_RELU2 ? ag_relu2(ctx, g) : ag_silu(ctx, g);
-        ag_tensor *f = ag_rmsnorm(ctx, ag_mul(ctx, g, u), wrap_param(ctx, m, ly->ffn_sub_norm, I, 0, 1), c->rms_norm_eps);
-        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_DOWN, ag_quant_act(ctx, f)));
+        ag_tensor *f = ag_gated(ctx, g, u, c->act == BN_ACT_SILU);
+        const ag_qact *fq = ag_rmsnorm_quant(ctx, f, wrap_param(ctx, m, ly->ffn_sub_norm, I, 0, 1), eps, keep);
+        x = ag_add(ctx, x, projection(ctx, m, lora, l, BN_DOWN, fq));
     }
     x = ag_rmsnorm(ctx, x, wrap_param(ctx, m, m->final_norm, C, 0, 1), c->rms_norm_eps);
     ag_tensor *head = wrap_param(ctx, m, m->lm_head, V, C, 1);

@@ -106,6 +106,12 @@ static ag_tensor *b_attention(ag_ctx *c, ag_tensor **t, const void *a) { (void)a
 static ag_tensor *b_embedding(ag_ctx *c, ag_tensor **t, const void *a) { return ag_embedding(c, t[0], a, 7); }
 static ag_tensor *b_cross_entropy(ag_ctx *c, ag_tensor **t, const void *a) { return ag_cross_entropy(c, t[0], a, -100); }
 static ag_tensor *b_lora(ag_ctx *c, ag_tensor **t, const void *a) { (void)a; return ag_lora_add(c, t[0], t[1], t[2], t[3], 2.0f); }
+static ag_tensor *b_gated_relu2(ag_ctx *c, ag_tensor **t, const void *a) { (void)a; return ag_gated(c, t[0], t[1], 0); }
+static ag_tensor *b_gated_silu(ag_ctx *c, ag_tensor **t, const void *a) { (void)a; return ag_gated(c, t[0], t[1], 1); }
+// The gated product of two intermediate tensors (their gradients start unwritten).
+static ag_tensor *b_gated_chain(ag_ctx *c, ag_tensor **t, const void *a) {
+    return ag_gated(c, ag_matmul(c, t[0], t[1], 0, 1), ag_matmul(c, t[0], t[2], 0, 1), a != NULL);
+}
 static ag_tensor *b_view_chain(ag_ctx *c, ag_tensor **t, const void *a) {   // a small composite graph
     (void)a;
     ag_tensor *h = ag_rmsnorm(c, t[0], t[1], 1e-6f);
@@ -131,7 +137,8 @@ static void check_ops(void) {
         }
     int s35[2] = {3, 5}, s7[1] = {7}, s47[2] = {4, 7};
     struct { const char *name; build_fn f; int two; } ew[] = {
-        {"add", b_add, 1}, {"mul", b_mul, 1}, {"scale", b_scale, 0}, {"relu2", b_relu2, 0}, {"silu", b_silu, 0}};
+        {"add", b_add, 1}, {"mul", b_mul, 1}, {"scale", b_scale, 0}, {"relu2", b_relu2, 0}, {"silu", b_silu, 0},
+        {"gated relu2", b_gated_relu2, 1}, {"gated silu", b_gated_silu, 1}};
     for (size_t i = 0; i < sizeof(ew) / sizeof(ew[0]); i++) {
         inputs in = {0};
         add_input(&in, &r, 2, s35, 1, 1);
@@ -200,6 +207,16 @@ static void check_ops(void) {
         add_input(&in, &r, 2, sg, 0.5f, 1);
         add_input(&in, &r, 2, sg, 0.5f, 1);
         gradcheck("composite rmsnorm-matmul-silu-mul", b_view_chain, NULL, &in, 1e-3f, 3e-3);
+        free_inputs(&in);
+    }
+    for (int silu = 0; silu < 2; silu++) {
+        inputs in = {0};
+        int sx[2] = {5, 6}, sw[2] = {4, 6};
+        add_input(&in, &r, 2, sx, 1, 1);
+        add_input(&in, &r, 2, sw, 0.5f, 1);
+        add_input(&in, &r, 2, sw, 0.5f, 1);
+        gradcheck(silu ? "composite gated silu of matmuls" : "composite gated relu2 of matmuls", b_gated_chain,
+                  silu ? "silu" : NULL, &in, 1e-3f, 2e-3);
         free_inputs(&in);
     }
 }
@@ -285,8 +302,79 @@ static void check_bitlinear(void) {
     ag_free(&ctx);
 }
 
+// The fused ops give the same floats as the compositions they replace: ag_gated = ag_mul(act(g), u) and
+// ag_rmsnorm_quant = ag_quant_act(ag_rmsnorm(x, w)), forward and backward (gradients flowing from a BitLinear).
+static void check_fused(void) {
+    rng r;
+    rng_seed(&r, 11);
+    int R = 301, C = 70, sx[2] = {R, C}, sw[1] = {C}, swt[2] = {9, C}, n = R * C;
+    float *x = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n), *w = malloc(sizeof(float) * C);
+    float *wt = malloc(sizeof(float) * 9 * C), *dy = malloc(sizeof(float) * R * 9);
+    for (int i = 0; i < n; i++) x[i] = rng_normal(&r), u[i] = rng_normal(&r);
+    for (int i = 0; i < C; i++) w[i] = 1.0f + 0.3f * rng_normal(&r);
+    for (int i = 0; i < 9 * C; i++) wt[i] = 0.05f * rng_normal(&r);
+    for (int i = 0; i < R * 9; i++) dy[i] = rng_normal(&r);
+    ag_ctx ctx;
+    ag_init(&ctx, 1 << 20);
+    for (int silu = 0; silu < 2; silu++) {
+        float *g[2][2], *out[2];   // [fused][g or u]
+        for (int fused = 0; fused < 2; fused++) {
+            ag_reset(&ctx);
+            g[fused][0] = calloc(n, sizeof(float)), g[fused][1] = calloc(n, sizeof(float));
+            ag_tensor *tg = ag_wrap(&ctx, x, g[fused][0], 2, sx), *tu = ag_wrap(&ctx, u, g[fused][1], 2, sx);
+            ag_tensor *y = fused ? ag_gated(&ctx, tg, tu, silu) : ag_mul(&ctx, silu ? ag_silu(&ctx, tg) : ag_relu2(&ctx, tg), tu);
+            out[fused] = malloc(sizeof(float) * n);
+            memcpy(out[fused], y->data, sizeof(float) * n);
+            ag_backward_seed(&ctx, y, u);
+        }
+        char name[64];
+        snprintf(name, sizeof(name), "gated %s = mul(act(g), u): forward and gradients", silu ? "silu" : "relu2");
+        t_check(!memcmp(out[0], out[1], sizeof(float) * n) && !memcmp(g[0][0], g[1][0], sizeof(float) * n) &&
+                    !memcmp(g[0][1], g[1][1], sizeof(float) * n),
+                name, "differs (rel L2 %.3g, %.3g, %.3g)", t_rel_l2(out[1], out[0], n), t_rel_l2(g[1][0], g[0][0], n),
+                t_rel_l2(g[1][1], g[0][1], n));
+        for (int f = 0; f < 2; f++) free(g[f][0]), free(g[f][1]), free(out[f]);
+    }
+    for (int keep = 0; keep < 2; keep++) {
+        float *dx[2], *dw[2], *yv[2], *h = malloc(sizeof(float) * n);
+        for (int fused = 0; fused < 2; fused++) {
+            ag_reset(&ctx);
+            dx[fused] = calloc(n, sizeof(float)), dw[fused] = calloc(C, sizeof(float));
+            ag_tensor *tx = ag_wrap(&ctx, x, dx[fused], 2, sx), *tw = ag_wrap(&ctx, w, dw[fused], 1, sw);
+            ag_qact *q;
+            if (fused) {
+                q = ag_rmsnorm_quant(&ctx, tx, tw, 1e-5f, keep);
+            } else {
+                ag_tensor *hn = ag_rmsnorm(&ctx, tx, tw, 1e-5f);
+                memcpy(h, hn->data, sizeof(float) * n);
+                q = ag_quant_act(&ctx, hn);
+            }
+            ag_tensor *y = ag_bitlinear(&ctx, q, ag_wrap(&ctx, wt, NULL, 2, swt), 0);
+            yv[fused] = malloc(sizeof(float) * R * 9);
+            memcpy(yv[fused], y->data, sizeof(float) * R * 9);
+            if (fused) {
+                int rows_ok = keep ? !memcmp(q->x->data, h, sizeof(float) * n) : q->x->data == NULL;
+                t_check(rows_ok, keep ? "rmsnorm_quant keeps the normalized rows" : "rmsnorm_quant writes no rows",
+                        "rows differ");
+            }
+            ag_backward_seed(&ctx, y, dy);
+        }
+        char name[80];
+        snprintf(name, sizeof(name), "rmsnorm_quant (keep %d) = quant_act(rmsnorm): BitLinear output, dx, dw", keep);
+        t_check(!memcmp(yv[0], yv[1], sizeof(float) * R * 9) && !memcmp(dx[0], dx[1], sizeof(float) * n) &&
+                    !memcmp(dw[0], dw[1], sizeof(float) * C),
+                name, "differs (rel L2 %.3g, %.3g, %.3g)", t_rel_l2(yv[1], yv[0], R * 9), t_rel_l2(dx[1], dx[0], n),
+                t_rel_l2(dw[1], dw[0], C));
+        for (int f = 0; f < 2; f++) free(dx[f]), free(dw[f]), free(yv[f]);
+        free(h);
+    }
+    free(x), free(u), free(w), free(wt), free(dy);
+    ag_free(&ctx);
+}
+
 int main(void) {
     check_ops();
+    check_fused();
     check_bitlinear();
     return t_done();
 }
