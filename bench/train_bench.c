@@ -4,7 +4,7 @@
 //          byte vocabulary 259, relu2, tied); B=12, T=64 (run from the repository root)
 //   block: one 2B4T-sized decoder layer (2560 wide, 6912 intermediate, 20 heads / 5 KV heads, relu2,
 //          vocab 256, tied) at B=1, T=256
-// Usage: train_bench [--case small|block|sgemm|all] [--iters N]
+// Usage: train_bench [--case small|block|sgemm|all] [--iters N] [--batch B]
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -78,12 +78,14 @@ static void bench_sgemm(int n, int iters) {
 
 int main(int argc, char **argv) {
     const char *which = "all";
-    int iters = 10;
+    int iters = 10, batch = 12;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--case")) which = argv[i + 1];
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);   // the small case's B (12 in make bench)
     }
     if (iters < 1) iters = 1;
+    if (batch < 1) batch = 1;
     int all = !strcmp(which, "all");
     if (all || !strcmp(which, "sgemm")) bench_sgemm(1024, 5);
     if (all || !strcmp(which, "small")) {   // the shakespeare-char model (configs/shakespeare-char.json)
@@ -93,7 +95,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "train_bench: %s\n", err.msg);
             return 1;
         }
-        { int bb = getenv("TB_B") ? atoi(getenv("TB_B")) : 12; bench_model("train_small", &c, bb, 64, iters * 3); }
+        bench_model("train_small", &c, batch, 64, iters * 3);
     }
     if (all || !strcmp(which, "block")) {
         bn_config c = {.vocab_size = 256, .hidden_size = 2560, .intermediate_size = 6912, .n_layers = 1, .n_heads = 20,
