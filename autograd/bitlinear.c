@@ -229,8 +229,9 @@ static void bitlinear_backward(const ag_node *nd) {
     }
     int nt = omp_get_max_threads();
     if (dx && dw && nt >= 2 && !omp_in_parallel()) {
+        // Halves of more than one thread need nested regions; two threads do not (and skip their cost).
         int levels = omp_get_max_active_levels();
-        omp_set_max_active_levels(levels > 2 ? levels : 2);
+        if (nt > 2 && levels < 2) omp_set_max_active_levels(2);
         #pragma omp parallel num_threads(2)
         {
             int me = omp_get_thread_num();
@@ -238,7 +239,7 @@ static void bitlinear_backward(const ag_node *nd) {
             if (me == 0) backward_dx(s, &b, y->grad, dx, dx_acc, M);
             else backward_dw(s, &b, y->grad, dw, w_acc, M);
         }
-        omp_set_max_active_levels(levels);
+        if (nt > 2 && levels < 2) omp_set_max_active_levels(levels);
         return;
     }
     if (dx) backward_dx(s, &b, y->grad, dx, dx_acc, M);

@@ -9,6 +9,7 @@
 
 #include "kernels/quants.h"
 #include "kernels/ternary_ukr.h"
+#include "kernels/vmath.h"
 
 // ---------------------------------------------------------------------------------------------------
 // ISA selection
@@ -38,18 +39,7 @@ const char *tk_isa_name(tk_isa isa) {
 // ---------------------------------------------------------------------------------------------------
 // Activations
 
-float tk_quant_row(int8_t *restrict q, const float *restrict x, int K) {
-    float mx = 0.0f;
-    #pragma omp simd reduction(max : mx)
-    for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
-    float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
-    #pragma omp simd
-    for (int k = 0; k < K; k++) {
-        float v = rintf(x[k] * s);   // round half to even (the default rounding mode)
-        q[k] = (int8_t)(v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v);
-    }
-    return s;
-}
+float tk_quant_row(int8_t *q, const float *x, int K) { return km_q8_row(q, x, K); }
 
 void tk_act_row(int8_t *q, float *s, int32_t *sum, int32_t *bsum, const float *x, int K, int ld) {
     *s = tk_quant_row(q, x, K);

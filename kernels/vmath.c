@@ -5,7 +5,33 @@
 
 #include "kernels/engine_impl.h"
 
+// The AVX-512 path needs F, BW and VL (no VNNI, unlike tk_isa's AVX-512 level).
+static int has_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
 float km_q16_row(int16_t *x16, const float *x, int K) {
+    return has_avx512() ? km_q16_row_avx512(x16, x, K) : km_q16_row_ref(x16, x, K);
+}
+
+float km_q8_row(int8_t *q, const float *x, int K) {
+    return has_avx512() ? km_q8_row_avx512(q, x, K) : km_q8_row_ref(q, x, K);
+}
+
+float km_q8_row_ref(int8_t *restrict q, const float *restrict x, int K) {
+    float mx = 0.0f;
+    #pragma omp simd reduction(max : mx)
+    for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
+    float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+    #pragma omp simd
+    for (int k = 0; k < K; k++) {
+        float v = rintf(x[k] * s);   // round half to even (the default rounding mode)
+        q[k] = (int8_t)(v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v);
+    }
+    return s;
+}
+
+float km_q16_row_ref(int16_t *restrict x16, const float *restrict x, int K) {
     float mx = 0.0f;
     #pragma omp simd reduction(max : mx)
     for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;

@@ -4,9 +4,18 @@
 
 #include <stdint.h>
 
+// Row quantizers, each a scalar reference (_ref) and an AVX-512 path (kernels/vmath_x86.c) with identical
+// results, chosen at run time.
 // x16 (K) = round_half_even(x * 32767 / max|x|): a row in 16-bit fixed point; returns the inverse scale
 // max / 32767 (0 for a zero row), so x ~= x16 * inverse with a relative error <= 1.5e-5 of max|x|.
 float km_q16_row(int16_t *x16, const float *x, int K);
+// q (K) = clamp(round_half_even(x * s), -128, 127) with s = 127 / max(max|x|, 1e-5), returned: the per-token
+// absmax int8 activations of BitNet b1.58.
+float km_q8_row(int8_t *q, const float *x, int K);
+float km_q16_row_ref(int16_t *x16, const float *x, int K);
+float km_q8_row_ref(int8_t *q, const float *x, int K);
+float km_q16_row_avx512(int16_t *x16, const float *x, int K);   // CPUs with AVX-512 F/BW/VL only
+float km_q8_row_avx512(int8_t *q, const float *x, int K);
 
 // y (n) = expf(x), bit for bit as glibc's expf, vectorized on the best path this CPU runs (y may be x).
 void km_expf(float *y, const float *x, int n);

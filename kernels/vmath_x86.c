@@ -1,0 +1,45 @@
+// vmath_x86.c: AVX-512 paths of kernels/vmath.h's row quantizers. They return exactly what the scalar
+// references return: max|x| is exact in any order, the scale is the same float expression, and
+// vcvtps2dq rounds half to even (the default rounding mode, as rintf) before a saturating narrowing,
+// which equals the references' clamp.
+#include <immintrin.h>
+
+#include "kernels/vmath.h"
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+static inline T512 __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+
+static T512 float absmax512(const float *x, int K) {
+    __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= K; k += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_abs_ps(_mm512_loadu_ps(x + k)));
+        m1 = _mm512_max_ps(m1, _mm512_abs_ps(_mm512_loadu_ps(x + k + 16)));
+    }
+    for (; k < K; k += 16) m0 = _mm512_max_ps(m0, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask(K - k), x + k)));
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+T512 float km_q16_row_avx512(int16_t *x16, const float *x, int K) {
+    float mx = absmax512(x, K);
+    __m512 s = _mm512_set1_ps(mx > 0 ? 32767.0f / mx : 0.0f);
+    for (int k = 0; k < K; k += 16) {
+        __mmask16 m = tail_mask(K - k);
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), s));
+        _mm256_mask_storeu_epi16(x16 + k, m, _mm512_cvtsepi32_epi16(v));
+    }
+    return mx / 32767.0f;
+}
+
+T512 float km_q8_row_avx512(int8_t *q, const float *x, int K) {
+    float mx = absmax512(x, K);
+    float sc = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+    __m512 s = _mm512_set1_ps(sc);
+    for (int k = 0; k < K; k += 16) {
+        __mmask16 m = tail_mask(K - k);
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), s));
+        _mm_mask_storeu_epi8(q + k, m, _mm512_cvtsepi32_epi8(v));
+    }
+    return sc;
+}

@@ -1,0 +1,71 @@
+// test_vmath.c: the row quantizers of kernels/vmath.h: every path equals the scalar reference bit for bit
+// (odd lengths, ties, zero and tiny rows, saturation), and the references' own semantics.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "kernels/vmath.h"
+#include "tests/harness.h"
+
+static int has_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+// Fills x (K) with one of several kinds of rows.
+static void fill(float *x, int K, int kind, rng *r) {
+    for (int k = 0; k < K; k++) {
+        switch (kind) {
+        case 0: x[k] = rng_normal(r); break;
+        case 1: x[k] = 0.0f; break;
+        case 2: x[k] = 1e-7f * rng_normal(r); break;                          // below the int8 clamp of 1e-5
+        case 3: x[k] = (float)((int)rng_below(r, 255) - 127) + 0.5f; break;   // halves: ties at scale ~1
+        default: x[k] = 3e4f * rng_normal(r); break;
+        }
+    }
+    if (kind == 3) x[0] = 127.0f;   // max 127: the int8 scale is exactly 1, so every other value is a tie
+}
+
+int main(void) {
+    rng r;
+    rng_seed(&r, 3);
+    const int sizes[] = {1, 3, 15, 16, 17, 31, 32, 33, 128, 344, 1001};
+    float *x = malloc(sizeof(float) * 1001);
+    int16_t *a16 = malloc(2 * 1002), *b16 = malloc(2 * 1002);   // one past the longest row: not written
+    int8_t *a8 = malloc(1002), *b8 = malloc(1002);
+    int bad16 = 0, bad8 = 0, cases = 0, simd = has_avx512();
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++)
+        for (int kind = 0; kind < 5; kind++) {
+            int K = sizes[si];
+            fill(x, K, kind, &r);
+            memset(b16, 0x55, 2 * 1002), memset(b8, 0x55, 1002);
+            float ra = km_q16_row_ref(a16, x, K), rb = simd ? km_q16_row_avx512(b16, x, K) : km_q16_row(b16, x, K);
+            bad16 += ra != rb || memcmp(a16, b16, 2 * (size_t)K) || b16[K] != 0x5555;   // nothing written past K
+            float sa = km_q8_row_ref(a8, x, K), sb = simd ? km_q8_row_avx512(b8, x, K) : km_q8_row(b8, x, K);
+            bad8 += sa != sb || memcmp(a8, b8, (size_t)K) || b8[K] != 0x55;
+            cases++;
+        }
+    t_check(!bad16, simd ? "q16 row: AVX-512 = scalar reference" : "q16 row: dispatch = scalar reference", "%d of %d rows differ", bad16, cases);
+    t_check(!bad8, simd ? "q8 row: AVX-512 = scalar reference" : "q8 row: dispatch = scalar reference", "%d of %d rows differ", bad8, cases);
+
+    // The references' semantics: ties to even, the 1e-5 clamp, a zero row's inverse scale 0.
+    float row[6] = {127.0f, 0.5f, 1.5f, -0.5f, 2.5f, -127.0f};
+    int8_t q[6];
+    float s = km_q8_row(q, row, 6);
+    t_check(s == 1.0f && q[1] == 0 && q[2] == 2 && q[3] == 0 && q[4] == 2 && q[5] == -127, "q8 row rounds half to even",
+            "s %g, got %d %d %d %d %d", s, q[1], q[2], q[3], q[4], q[5]);
+    float tiny[2] = {1e-7f, -2e-6f};
+    s = km_q8_row(q, tiny, 2);
+    t_check(s == 127.0f / 1e-5f && q[0] == 1 && q[1] == -25, "q8 row clamps the scale at max 1e-5", "s %g q %d %d", s, q[0], q[1]);
+    float zero[3] = {0, 0, 0};
+    int16_t z16[3] = {1, 1, 1};
+    float inv = km_q16_row(z16, zero, 3);
+    t_check(inv == 0.0f && !z16[0] && !z16[1] && !z16[2], "q16 row of zeros: zeros and inverse scale 0", "inv %g", inv);
+    float one[3] = {-2.0f, 1.0f, 0.5f};
+    inv = km_q16_row(z16, one, 3);
+    t_check(z16[0] == -32767 && z16[1] == 16384 && z16[2] == 8192 && inv == 2.0f / 32767.0f, "q16 row scales max to 32767",
+            "got %d %d %d", z16[0], z16[1], z16[2]);
+    free(x), free(a16), free(b16), free(a8), free(b8);
+    return t_done();
+}
