@@ -74,20 +74,30 @@ ag_tensor *ag_rope(ag_ctx *ctx, ag_tensor *x, double theta, int pos0) {
 
 typedef struct {
     float *p;         // (B, H, T, T) softmax probabilities
-    float *scratch;   // (threads, T, T)
+    float *scratch;   // (threads, T * T + D * T): the backward's dP and a transposed V
+    float *kt;        // (threads, D, T): the forward's transposed K
     int threads;
 } attn_saved;
 
+// dst (D, T) = the head at src transposed: dst[d][t] = src[t * ld + d]. q k^T and dO v^T then run as NN
+// products, which OpenBLAS does on its small-matrix kernels (NT ones take the general path: pack and copy).
+static void transpose_head(float *restrict dst, const float *restrict src, int T, size_t ld, int D) {
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++) dst[(size_t)d * T + t] = src[(size_t)t * ld + d];
+}
+
 // Attention for one (batch, kv-group): the H/Hkv query heads that share kv head g.
-static void attn_forward_group(float *o, float *p, const float *q, const float *k, const float *v, int b, int g,
-                               int T, int H, int Hkv, int D) {
+// kt: (D, T) scratch.
+static void attn_forward_group(float *o, float *p, float *kt, const float *q, const float *k, const float *v, int b,
+                               int g, int T, int H, int Hkv, int D) {
     int rep = H / Hkv;
     float scale = 1.0f / sqrtf((float)D);
     const float *kb = k + (size_t)b * T * Hkv * D + (size_t)g * D, *vb = v + (size_t)b * T * Hkv * D + (size_t)g * D;
+    transpose_head(kt, kb, T, (size_t)Hkv * D, D);
     for (int h = g * rep; h < (g + 1) * rep; h++) {
         const float *qb = q + (size_t)b * T * H * D + (size_t)h * D;
         float *pb = p + ((size_t)b * H + h) * T * T, *ob = o + (size_t)b * T * H * D + (size_t)h * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qb, H * D, kb, Hkv * D, 0.0f, pb, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, T, D, scale, qb, H * D, kt, T, 0.0f, pb, T);
         for (int t = 0; t < T; t++) {   // softmax over keys 0..t (expf vectorized: kernels/vmath.h)
             float *restrict row = pb + (size_t)t * T, mx = row[0], sum = 0.0f;
             int n = t + 1;
@@ -107,7 +117,8 @@ static void attn_forward_group(float *o, float *p, const float *q, const float *
 }
 
 // acc[3]: whether q, k, v's gradients accumulate (else the first contribution overwrites).
-static void attn_backward_group(const ag_node *nd, float *dp, const int *acc, int b, int g) {
+// dp: (T, T) and vt: (D, T) scratch.
+static void attn_backward_group(const ag_node *nd, float *dp, float *vt, const int *acc, int b, int g) {
     const ag_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2];
     const attn_saved *s = nd->saved;
     int T = q->shape[1], H = q->shape[2], D = q->shape[3], Hkv = k->shape[2], rep = H / Hkv;
@@ -123,8 +134,8 @@ static void attn_backward_group(const ag_node *nd, float *dp, const int *acc, in
                         v->grad + kvoff, Hkv * D);
         if (!q->grad && !k->grad) continue;
         // dP = dO V^T, then dS = P * (dP - rowsum(P * dP))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dob, H * D, v->data + kvoff, Hkv * D,
-                    0.0f, dp, T);
+        if (h == g * rep) transpose_head(vt, v->data + kvoff, T, (size_t)Hkv * D, D);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, T, D, 1.0f, dob, H * D, vt, T, 0.0f, dp, T);
         for (int t = 0; t < T; t++) {
             float *restrict dr = dp + (size_t)t * T, dot = 0.0f;
             const float *restrict pr = pb + (size_t)t * T;
@@ -146,10 +157,13 @@ static void attention_backward(const ag_node *nd) {
     const attn_saved *s = nd->saved;
     int acc[3];
     for (int k = 0; k < 3; k++) acc[k] = nd->in[k]->grad ? ag_grad_acc(nd->in[k]) : 1;
-    int B = nd->in[0]->shape[0], T = nd->in[0]->shape[1], Hkv = nd->in[1]->shape[2];
+    int B = nd->in[0]->shape[0], T = nd->in[0]->shape[1], D = nd->in[0]->shape[3], Hkv = nd->in[1]->shape[2];
     #pragma omp parallel for num_threads(s->threads) schedule(dynamic) if (B * Hkv > 1)
     for (int bg = 0; bg < B * Hkv; bg++)
-        attn_backward_group(nd, s->scratch + (size_t)omp_get_thread_num() * T * T, acc, bg / Hkv, bg % Hkv);
+    {
+        float *dp = s->scratch + (size_t)omp_get_thread_num() * ((size_t)T * T + (size_t)D * T);
+        attn_backward_group(nd, dp, dp + (size_t)T * T, acc, bg / Hkv, bg % Hkv);
+    }
 }
 
 ag_tensor *ag_attention(ag_ctx *ctx, ag_tensor *q, ag_tensor *k, ag_tensor *v) {
@@ -163,11 +177,13 @@ ag_tensor *ag_attention(ag_ctx *ctx, ag_tensor *q, ag_tensor *k, ag_tensor *v) {
     s->threads = omp_get_max_threads();
     int need = ctx->grad_enabled && (q->grad || k->grad || v->grad);
     ag_tensor *o = ag_new(ctx, 4, q->shape, need);
-    #pragma omp parallel for schedule(dynamic) if (B * Hkv > 1)
+    s->kt = arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * D * T + 1);
+    #pragma omp parallel for num_threads(s->threads) schedule(dynamic) if (B * Hkv > 1)
     for (int bg = 0; bg < B * Hkv; bg++)
-        attn_forward_group(o->data, s->p, q->data, k->data, v->data, bg / Hkv, bg % Hkv, T, H, Hkv, D);
+        attn_forward_group(o->data, s->p, s->kt + (size_t)omp_get_thread_num() * D * T, q->data, k->data, v->data,
+                           bg / Hkv, bg % Hkv, T, H, Hkv, D);
     if (need) {
-        s->scratch = arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * T * T + 1);
+        s->scratch = arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * ((size_t)T * T + (size_t)D * T) + 1);
         ag_node *n = ag_record(ctx, attention_backward, o);
         n->in[0] = q; n->in[1] = k; n->in[2] = v;
         n->saved = s;
