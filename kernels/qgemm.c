@@ -174,10 +174,14 @@ void qg_gemm_strided(float *C, int ldc, const void *A, size_t a_row, size_t a_gr
     int mr = B->isa == QG_AVX512 ? QG_MR_AVX512 : B->isa == QG_AVX2 ? QG_MR_AVX2 : 4;
     int row_tiles = (M + mr - 1) / mr, tiles = row_tiles * B->panels;
     double work = (double)M * B->N * B->groups;
-    // Panels outer: a thread keeps one panel of B in cache while it sweeps the rows of A.
+    // A small B (in every core's L2): rows outer, so each thread reads (and writes) its own run of rows, the
+    // rows the static splits of the surrounding ops gave it. A large B: panels outer, so a thread keeps one
+    // panel of B in cache while it sweeps the rows of A.
+    int rows_outer = (size_t)B->panels * B->groups * QG_NR * sizeof(int32_t) <= (256u << 10);
     #pragma omp parallel for schedule(static) if (work > 1e5 && tiles > 1)
     for (int tix = 0; tix < tiles; tix++) {
-        int p = tix / row_tiles, r0 = (tix % row_tiles) * mr;
+        int p = rows_outer ? tix % B->panels : tix / row_tiles;
+        int r0 = (rows_outer ? tix / B->panels : tix % row_tiles) * mr;
         qg_tile t = {
             .C = C + (size_t)r0 * ldc + (size_t)p * QG_NR,
             .ldc = ldc,
