@@ -158,7 +158,7 @@ static void attention_backward(const ag_node *nd) {
     int acc[3];
     for (int k = 0; k < 3; k++) acc[k] = nd->in[k]->grad ? ag_grad_acc(nd->in[k]) : 1;
     int B = nd->in[0]->shape[0], T = nd->in[0]->shape[1], D = nd->in[0]->shape[3], Hkv = nd->in[1]->shape[2];
-    #pragma omp parallel for num_threads(s->threads) schedule(dynamic) if (B * Hkv > 1)
+    #pragma omp parallel for num_threads(s->threads) schedule(static) if (B * Hkv > 1)
     for (int bg = 0; bg < B * Hkv; bg++)
     {
         float *dp = s->scratch + (size_t)omp_get_thread_num() * ((size_t)T * T + (size_t)D * T);
@@ -178,7 +178,7 @@ ag_tensor *ag_attention(ag_ctx *ctx, ag_tensor *q, ag_tensor *k, ag_tensor *v) {
     int need = ctx->grad_enabled && (q->grad || k->grad || v->grad);
     ag_tensor *o = ag_new(ctx, 4, q->shape, need);
     s->kt = arena_alloc(&ctx->mem, sizeof(float) * (size_t)s->threads * D * T + 1);
-    #pragma omp parallel for num_threads(s->threads) schedule(dynamic) if (B * Hkv > 1)
+    #pragma omp parallel for num_threads(s->threads) schedule(static) if (B * Hkv > 1)
     for (int bg = 0; bg < B * Hkv; bg++)
         attn_forward_group(o->data, s->p, s->kt + (size_t)omp_get_thread_num() * D * T, q->data, k->data, v->data,
                            bg / Hkv, bg % Hkv, T, H, Hkv, D);
