@@ -99,15 +99,14 @@ static void attn_forward_group(float *o, float *p, float *kt, const float *q, co
         float *pb = p + ((size_t)b * H + h) * T * T, *ob = o + (size_t)b * T * H * D + (size_t)h * D;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, T, D, scale, qb, H * D, kt, T, 0.0f, pb, T);
         for (int t = 0; t < T; t++) {   // softmax over keys 0..t (expf vectorized: kernels/vmath.h)
-            float *restrict row = pb + (size_t)t * T, mx = row[0], sum = 0.0f;
+            float *restrict row = pb + (size_t)t * T, mx = row[0];
             int n = t + 1;
             #pragma omp simd reduction(max : mx)
             for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
             #pragma omp simd
             for (int j = 0; j < n; j++) row[j] -= mx;
             km_expf(row, row, n);
-            for (int j = 0; j < n; j++) sum += row[j];
-            float inv = 1.0f / sum;
+            float inv = 1.0f / km_sum(row, n);   // the engine's softmax sums in the same order
             #pragma omp simd
             for (int j = 0; j < n; j++) row[j] *= inv;
             for (int j = n; j < T; j++) row[j] = 0.0f;
@@ -139,6 +138,7 @@ static void attn_backward_group(const ag_node *nd, float *dp, float *vt, const i
         for (int t = 0; t < T; t++) {
             float *restrict dr = dp + (size_t)t * T, dot = 0.0f;
             const float *restrict pr = pb + (size_t)t * T;
+            #pragma omp simd reduction(+ : dot)
             for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
             #pragma omp simd
             for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot);

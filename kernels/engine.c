@@ -151,13 +151,12 @@ static void rope_cache(fwd *f, int l) {
 
 // In place: p (n) = softmax(p) in f32, in the training graph's order; expf through ops->expv (bit for bit).
 static void softmax(const eng_ops *ops, float *p, int n) {
-    float mx = p[0], sum = 0.0f;
+    float mx = p[0];
     for (int t = 1; t < n; t++) mx = p[t] > mx ? p[t] : mx;
     #pragma omp simd
     for (int t = 0; t < n; t++) p[t] -= mx;
     ops->expv(p, p, n);
-    for (int t = 0; t < n; t++) sum += p[t];   // sequential, as the training graph sums
-    float inv = 1.0f / sum;
+    float inv = 1.0f / km_sum(p, n);   // in the training graph's order
     #pragma omp simd
     for (int t = 0; t < n; t++) p[t] *= inv;
 }

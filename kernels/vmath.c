@@ -41,4 +41,17 @@ float km_q16_row_ref(int16_t *restrict x16, const float *restrict x, int K) {
     return mx / 32767.0f;
 }
 
+float km_sum(const float *x, int n) {
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        #pragma omp simd
+        for (int l = 0; l < 16; l++) acc[l] += x[i + l];
+    }
+    for (int l = 0; i + l < n; l++) acc[l] += x[i + l];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
 void km_expf(float *y, const float *x, int n) { eng_ops_for(tk_isa_best())->expv(y, x, n); }

@@ -17,6 +17,11 @@ float km_q8_row_ref(int8_t *q, const float *x, int K);
 float km_q16_row_avx512(int16_t *x16, const float *x, int K);   // CPUs with AVX-512 F/BW/VL only
 float km_q8_row_avx512(int8_t *q, const float *x, int K);
 
+// The sum of x (n) in a fixed order that vectorizes: 16 running partial sums (lane l adds x[l], x[l + 16], ...
+// in turn), then folded in halves (8, 4, 2, 1). The same bits on every CPU; the training graph's softmax and
+// the engine's both sum with it, so they round alike.
+float km_sum(const float *x, int n);
+
 // y (n) = expf(x), bit for bit as glibc's expf, vectorized on the best path this CPU runs (y may be x).
 void km_expf(float *y, const float *x, int n);
 

@@ -66,6 +66,22 @@ int main(void) {
     inv = km_q16_row(z16, one, 3);
     t_check(z16[0] == -32767 && z16[1] == 16384 && z16[2] == 8192 && inv == 2.0f / 32767.0f, "q16 row scales max to 32767",
             "got %d %d %d", z16[0], z16[1], z16[2]);
+    // km_sum: the documented order (16 lanes, folded 8, 4, 2, 1), written out here independently, bit for bit.
+    int bad_sum = 0;
+    for (int n = 0; n <= 300; n += n < 40 ? 1 : 37) {
+        for (int i = 0; i < n; i++) x[i] = (float)exp(rng_normal(&r));
+        float lane[16] = {0};
+        for (int i = 0; i < n; i++) lane[i % 16] += x[i];
+        float f8[8], f4[4], f2[2];
+        for (int l = 0; l < 8; l++) f8[l] = lane[l] + lane[l + 8];
+        for (int l = 0; l < 4; l++) f4[l] = f8[l] + f8[l + 4];
+        for (int l = 0; l < 2; l++) f2[l] = f4[l] + f4[l + 2];
+        float want = f2[0] + f2[1], got = km_sum(x, n);
+        double exact = 0;
+        for (int i = 0; i < n; i++) exact += x[i];
+        bad_sum += got != want || fabs(got - exact) > 1e-5 * exact + 1e-30;
+    }
+    t_check(!bad_sum, "km_sum: the documented 16-lane order, close to the exact sum", "%d lengths differ", bad_sum);
     free(x), free(a16), free(b16), free(a8), free(b8);
     return t_done();
 }
