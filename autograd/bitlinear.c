@@ -204,9 +204,9 @@ static void backward_dw(const bl_saved *s, const bl_scratch *b, const float *dy,
     }
 }
 
-// The two halves are independent: with two or more threads they run side by side, each on half of the
-// threads (nested regions; a half of one thread runs its kernels serially, at one thread's full speed,
-// which beats splitting every small GEMM across both).
+// The two halves are independent: with two or more threads and small products they run side by side, each
+// on half of the threads (nested regions; a half of one thread runs its kernels serially, at one thread's
+// full speed, which beats splitting every small GEMM across both).
 static void bitlinear_backward(const ag_node *nd) {
     const bl_saved *s = nd->saved;
     const ag_qact *xa = s->x;
@@ -228,7 +228,9 @@ static void bitlinear_backward(const ag_node *nd) {
         b.x_pack = arena_alloc(mem, qg_pack_bytes(QG_S16, N < DW_CHUNK ? N : DW_CHUNK, K));
     }
     int nt = omp_get_max_threads();
-    if (dx && dw && nt >= 2 && !omp_in_parallel()) {
+    // Side by side only pays for small products: a large GEMM splits well across threads on its own, and two
+    // large ones at once compete for memory bandwidth.
+    if (dx && dw && nt >= 2 && !omp_in_parallel() && (double)N * M * K < 1e8) {
         // Halves of more than one thread need nested regions; two threads do not (and skip their cost).
         int levels = omp_get_max_active_levels();
         if (nt > 2 && levels < 2) omp_set_max_active_levels(2);
