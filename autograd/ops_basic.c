@@ -1,6 +1,7 @@
 // ops_basic.c: matmul (OpenBLAS sgemm), elementwise add / mul / scale, relu^2 and SiLU.
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "autograd/ag.h"
@@ -10,29 +11,50 @@
 
 // ---- matmul ----
 
-static void matmul_backward(const ag_node *nd) {
+// dA = dC op(B)^T (or its transpose when ta).
+static void matmul_da(const ag_node *nd, float beta) {
     ag_tensor *a = nd->in[0], *b = nd->in[1];
     const ag_tensor *c = nd->out;
     int ta = nd->iarg[0] & 1, tb = nd->iarg[0] >> 1, M = nd->iarg[1], N = nd->iarg[2], K = nd->iarg[3];
     int lda = ag_cols(a), ldb = ag_cols(b);
-    if (a->grad) {   // dA = dC op(B)^T (or its transpose when ta)
-        float beta = ag_grad_acc(a) ? 1.0f : 0.0f;
-        if (!ta)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N, 1.0f, c->grad, N,
-                        b->data, ldb, beta, a->grad, lda);
-        else
-            cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, 1.0f, b->data, ldb,
-                        c->grad, N, beta, a->grad, lda);
+    if (!ta)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N, 1.0f, c->grad, N, b->data,
+                    ldb, beta, a->grad, lda);
+    else
+        cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, 1.0f, b->data, ldb, c->grad, N,
+                    beta, a->grad, lda);
+}
+
+// dB = op(A)^T dC (or its transpose when tb).
+static void matmul_db(const ag_node *nd, float beta) {
+    ag_tensor *a = nd->in[0], *b = nd->in[1];
+    const ag_tensor *c = nd->out;
+    int ta = nd->iarg[0] & 1, tb = nd->iarg[0] >> 1, M = nd->iarg[1], N = nd->iarg[2], K = nd->iarg[3];
+    int lda = ag_cols(a), ldb = ag_cols(b);
+    if (!tb)
+        cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, 1.0f, a->data, lda, c->grad,
+                    N, beta, b->grad, ldb);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M, 1.0f, c->grad, N, a->data, lda,
+                    beta, b->grad, ldb);
+}
+
+static void matmul_backward(const ag_node *nd) {
+    ag_tensor *a = nd->in[0], *b = nd->in[1];
+    float beta_a = a->grad && ag_grad_acc(a) ? 1.0f : 0.0f, beta_b = b->grad && ag_grad_acc(b) ? 1.0f : 0.0f;
+    double work = (double)nd->iarg[1] * nd->iarg[2] * nd->iarg[3];
+    // Both products of a small matmul side by side, one thread each (OpenBLAS runs serially inside a
+    // parallel region), as autograd/bitlinear.c does for the same reason.
+    if (a->grad && b->grad && a->grad != b->grad && work < 1e8 && omp_get_max_threads() >= 2 && !omp_in_parallel()) {
+        #pragma omp parallel num_threads(2)
+        {
+            if (omp_get_thread_num() == 0) matmul_da(nd, beta_a);
+            else matmul_db(nd, beta_b);
+        }
+        return;
     }
-    if (b->grad) {   // dB = op(A)^T dC (or its transpose when tb)
-        float beta = ag_grad_acc(b) ? 1.0f : 0.0f;
-        if (!tb)
-            cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, 1.0f, a->data, lda,
-                        c->grad, N, beta, b->grad, ldb);
-        else
-            cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M, 1.0f, c->grad, N,
-                        a->data, lda, beta, b->grad, ldb);
-    }
+    if (a->grad) matmul_da(nd, beta_a);
+    if (b->grad) matmul_db(nd, beta_b);
 }
 
 ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b, int ta, int tb) {
