@@ -111,6 +111,7 @@ typedef struct {
     uint8_t *qu;       // (N, Kp) q + 128
     float *inv_s;      // (N) 1 / s = max|x| / 127
     int N, K, Kp;
+    struct ag_dw_operand *dw;   // q packed for the dW products, made by the first backward that needs it
 } ag_qact;
 ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x);
 // ag_quant_act(ag_rmsnorm(x, w, eps)) in one pass: the same q and inv_s, and the same gradients into x and w.

@@ -82,6 +82,13 @@ ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w) {
 
 // ---- integer BitLinear ----
 
+// q (N, K) packed as int16 pairs for dW = dY^T q, one qg_packed per DW_CHUNK tokens: the projections that
+// share an input (q/k/v, gate/up) pack it once.
+struct ag_dw_operand {
+    int ready;
+    qg_packed *chunk;   // (ceil(N / DW_CHUNK))
+};
+
 ag_qact *ag_qact_new(ag_ctx *ctx, ag_tensor *x, int N, int K) {
     int Kp = (K + 3) & ~3;
     ag_qact *a = arena_alloc(&ctx->mem, sizeof(ag_qact));
@@ -92,6 +99,9 @@ ag_qact *ag_qact_new(ag_ctx *ctx, ag_tensor *x, int N, int K) {
     a->q = arena_alloc(&ctx->mem, (size_t)N * Kp + 1);
     a->qu = arena_alloc(&ctx->mem, (size_t)N * Kp + 1);
     a->inv_s = arena_alloc(&ctx->mem, sizeof(float) * (size_t)N + 1);
+    a->dw = arena_alloc(&ctx->mem, sizeof(struct ag_dw_operand));
+    a->dw->ready = 0;
+    a->dw->chunk = NULL;
     return a;
 }
 
@@ -179,7 +189,6 @@ typedef struct {
     void *t_pack;      // packed ternary codes (M, K) as int16 pairs
     uint32_t *pairs;   // ((N + 1) / 2, M) columns of dY / s in int16, row pairs, for dW
     float *w_inv, *colmax;   // (M)
-    void *x_pack;      // packed q (DW_CHUNK, K) as int16 pairs
 } bl_scratch;
 
 // dX (N, K) (+)= dY (N, M) . T (M, K) * s_w
@@ -195,13 +204,17 @@ static void backward_dx(const bl_saved *s, const bl_scratch *b, const float *dy,
 static void backward_dw(const bl_saved *s, const bl_scratch *b, const float *dy, float *dw, int w_acc, int M) {
     const ag_qact *xa = s->x;
     int N = xa->N, K = xa->K;
-    qg_packed p = {0};
     cols_to_s16_pairs(b->pairs, b->w_inv, b->colmax, dy, N, M, xa->inv_s);
-    for (int n0 = 0; n0 < N; n0 += DW_CHUNK) {
-        int len = N - n0 < DW_CHUNK ? N - n0 : DW_CHUNK;
-        qg_pack_s8_pairs(&p, b->x_pack, xa->q + (size_t)n0 * xa->Kp, len, K, xa->Kp);
-        qg_gemm_strided(dw, K, b->pairs + (size_t)(n0 / 2) * M, 4, 4 * (size_t)M, &p, M, b->w_inv, 1.0f, w_acc || n0 > 0);
+    for (int n0 = 0, c = 0; n0 < N; n0 += DW_CHUNK, c++) {
+        if (!xa->dw->ready) {   // the chunk's memory was allocated before the threads started
+            int len = N - n0 < DW_CHUNK ? N - n0 : DW_CHUNK;
+            qg_packed *p = &xa->dw->chunk[c];
+            qg_pack_s8_pairs(p, p->lanes, xa->q + (size_t)n0 * xa->Kp, len, K, xa->Kp);
+        }
+        qg_gemm_strided(dw, K, b->pairs + (size_t)(n0 / 2) * M, 4, 4 * (size_t)M, &xa->dw->chunk[c], M, b->w_inv, 1.0f,
+                        w_acc || n0 > 0);
     }
+    xa->dw->ready = 1;
 }
 
 // The two halves are independent: with two or more threads and small products they run side by side, each
@@ -225,7 +238,14 @@ static void bitlinear_backward(const ag_node *nd) {
         b.pairs = arena_alloc(mem, sizeof(uint32_t) * (size_t)M * ((N + 1) / 2));
         b.w_inv = arena_alloc(mem, sizeof(float) * (size_t)M);
         b.colmax = arena_alloc(mem, sizeof(float) * (size_t)M);
-        b.x_pack = arena_alloc(mem, qg_pack_bytes(QG_S16, N < DW_CHUNK ? N : DW_CHUNK, K));
+        if (!xa->dw->chunk) {   // first use of this input: memory for its packed chunks (filled in backward_dw)
+            int chunks = (N + DW_CHUNK - 1) / DW_CHUNK;
+            xa->dw->chunk = arena_alloc(mem, sizeof(qg_packed) * (size_t)chunks);
+            for (int c = 0; c < chunks; c++) {
+                int len = N - c * DW_CHUNK < DW_CHUNK ? N - c * DW_CHUNK : DW_CHUNK;
+                xa->dw->chunk[c] = (qg_packed){.lanes = arena_alloc(mem, qg_pack_bytes(QG_S16, len, K))};
+            }
+        }
     }
     int nt = omp_get_max_threads();
     // Side by side only pays for small products: a large GEMM splits well across threads on its own, and two
