@@ -131,80 +131,94 @@ typedef struct {
     arena *mem;   // the step's arena, for the backward's scratch
 } bl_saved;
 
-// Scales each row of src (R, C) to int16 (km_q16_row: +-32767 of the row's largest magnitude): dst (R, ldd)
-// zero padded, inv[r] = max / 32767 (0 for a zero row).
-static void rows_to_s16(int16_t *dst, int ldd, float *inv, const float *src, int R, int C) {
-    #pragma omp parallel for if ((size_t)R * C > 16384)
-    for (int r = 0; r < R; r++) {
-        int16_t *d = dst + (size_t)r * ldd;
-        inv[r] = km_q16_row(d, src + (size_t)r * C, C);
-        for (int c = C; c < ldd; c++) d[c] = 0;
-    }
-}
-
 // dW's gradients use +-16383: 511 pairs of 16383 * 128 products stay below 2^31, so DW_CHUNK tokens make
 // one exact pass.
 #define DW_Q 16383.0f
 #define DW_CHUNK 1022
 
-// Per column c of src (R, C) * mul[r] scaled to +-DW_Q, written as interleaved row pairs: P ((R + 1) / 2, C) 32-bit
-// lanes, lane (g, c) = (s16 of row 2g, s16 of row 2g + 1) (zero past R): the group-major A of qg_gemm_strided.
-static void cols_to_s16_pairs(uint32_t *P, float *inv, float *colmax, const float *src, int R, int C, const float *mul) {
+// The int16 operands of both backward products from dY (R, C), each thread on its own rows (the rows the
+// op that wrote dY gave it), in one region:
+//   d16 (R, ldd): each row scaled to +-32767 of its largest magnitude (km_q16_row), zero padded; d_inv[r] =
+//     max / 32767 (0 for a zero row). NULL when no dX is wanted.
+//   P ((R + 1) / 2, C) 32-bit lanes: column c of dY * mul[r] scaled to +-DW_Q of that column's largest
+//     magnitude, as interleaved row pairs: lane (g, c) = (s16 of row 2g, s16 of row 2g + 1), zero past R (the
+//     group-major A of qg_gemm_strided); w_inv[c] = max / DW_Q. NULL when no dW is wanted.
+// part: (threads, C) scratch for per-thread column maxima.
+static void prep_dy(int16_t *d16, int ldd, float *d_inv, uint32_t *P, float *w_inv, float *part, const float *src,
+                    int R, int C, const float *mul, int threads) {
     int G = (R + 1) / 2;
-    #pragma omp parallel if ((size_t)R * C > 16384)
+    #pragma omp parallel num_threads(threads) if ((size_t)R * C > 16384)
     {
-        // Column maxima: each thread a range of columns over all rows (16-column aligned ranges).
-        int nt = omp_get_num_threads(), t = omp_get_thread_num(), blocks = (C + 15) / 16;
-        int c0 = 16 * (blocks * t / nt), c1 = 16 * (blocks * (t + 1) / nt);
-        c1 = c1 < C ? c1 : C;
-        for (int c = c0; c < c1; c++) colmax[c] = 0.0f;
-        for (int r = 0; r < R; r++) {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int g0 = (int)((long)G * t / nt), g1 = (int)((long)G * (t + 1) / nt);   // row pairs [g0, g1)
+        int r0 = 2 * g0, r1 = 2 * g1 < R ? 2 * g1 : R;
+        float *restrict cm = part + (size_t)t * C;
+        if (P)
+            for (int c = 0; c < C; c++) cm[c] = 0.0f;
+        for (int r = r0; r < r1; r++) {
             const float *restrict sr = src + (size_t)r * C;
-            float m = mul[r];
-            #pragma omp simd
-            for (int c = c0; c < c1; c++) colmax[c] = fabsf(sr[c] * m) > colmax[c] ? fabsf(sr[c] * m) : colmax[c];
+            if (d16) {
+                int16_t *d = d16 + (size_t)r * ldd;
+                d_inv[r] = km_q16_row(d, sr, C);
+                for (int c = C; c < ldd; c++) d[c] = 0;
+            }
+            if (P) {
+                float m = mul[r];
+                #pragma omp simd
+                for (int c = 0; c < C; c++) cm[c] = fabsf(sr[c] * m) > cm[c] ? fabsf(sr[c] * m) : cm[c];
+            }
         }
-        for (int c = c0; c < c1; c++) inv[c] = colmax[c] > 0 ? DW_Q / colmax[c] : 0.0f;   // the scale, for now
-        #pragma omp barrier
-        #pragma omp for
-        for (int g = 0; g < G; g++) {   // then the pairs, rows split across threads
-            const float *restrict s0 = src + (size_t)(2 * g) * C, *restrict s1 = s0 + C, *restrict k = inv;
-            float m0 = mul[2 * g], m1 = 2 * g + 1 < R ? mul[2 * g + 1] : 0.0f;
-            if (2 * g + 1 >= R) s1 = s0;   // multiplied by 0
-            uint32_t *restrict out = P + (size_t)g * C;
-            #pragma omp simd
-            for (int c = 0; c < C; c++) {
-                int16_t lo = (int16_t)round_even(s0[c] * m0 * k[c]), hi = (int16_t)round_even(s1[c] * m1 * k[c]);
-                out[c] = (uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+        if (P) {
+            #pragma omp barrier
+            // The column maxima over all threads' rows: each thread a range of columns, into w_inv (as the
+            // scale for now) and the first thread's partial row (the maxima).
+            int c0 = (int)((long)C * t / nt), c1 = (int)((long)C * (t + 1) / nt);
+            for (int c = c0; c < c1; c++) {
+                float mx = part[c];
+                for (int u = 1; u < nt; u++) mx = part[(size_t)u * C + c] > mx ? part[(size_t)u * C + c] : mx;
+                part[c] = mx;
+                w_inv[c] = mx > 0 ? DW_Q / mx : 0.0f;
+            }
+            #pragma omp barrier
+            for (int g = g0; g < g1; g++) {
+                const float *restrict s0 = src + (size_t)(2 * g) * C, *restrict s1 = s0 + C, *restrict k = w_inv;
+                float m0 = mul[2 * g], m1 = 2 * g + 1 < R ? mul[2 * g + 1] : 0.0f;
+                if (2 * g + 1 >= R) s1 = s0;   // multiplied by 0
+                uint32_t *restrict out = P + (size_t)g * C;
+                #pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    int16_t lo = (int16_t)round_even(s0[c] * m0 * k[c]), hi = (int16_t)round_even(s1[c] * m1 * k[c]);
+                    out[c] = (uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+                }
             }
         }
     }
-    for (int c = 0; c < C; c++) inv[c] = colmax[c] / DW_Q;
+    if (P)
+        for (int c = 0; c < C; c++) w_inv[c] = part[c] / DW_Q;
 }
 
-// Scratch of one backward, allocated up front (the arena is not thread-safe) and shared by its two halves.
+// Scratch of one backward, allocated up front (the arena is not thread-safe).
 typedef struct {
     int16_t *d16;      // (N, Mp) rows of dY in int16, for dX
     float *d_inv;      // (N)
     void *t_pack;      // packed ternary codes (M, K) as int16 pairs
     uint32_t *pairs;   // ((N + 1) / 2, M) columns of dY / s in int16, row pairs, for dW
-    float *w_inv, *colmax;   // (M)
+    float *w_inv;      // (M)
+    float *part;       // (threads, M) per-thread column maxima
 } bl_scratch;
 
-// dX (N, K) (+)= dY (N, M) . T (M, K) * s_w
-static void backward_dx(const bl_saved *s, const bl_scratch *b, const float *dy, float *dx, int dx_acc, int M) {
+// dX (N, K) (+)= dY (N, M) . T (M, K) * s_w, from d16
+static void backward_dx(const bl_saved *s, const bl_scratch *b, float *dx, int dx_acc, int M) {
     int N = s->x->N, K = s->x->K, Mp = (M + 1) & ~1;
     qg_packed p = {0};
-    rows_to_s16(b->d16, Mp, b->d_inv, dy, N, M);
     qg_pack_s8_pairs(&p, b->t_pack, s->t, M, K, K);
     qg_gemm(dx, K, b->d16, Mp, &p, N, b->d_inv, s->sw, dx_acc);
 }
 
-// dW (M, K) (+)= (dY / s)^T (M, N) . q (N, K), A read group-major from row pairs of dY, DW_CHUNK tokens a pass
-static void backward_dw(const bl_saved *s, const bl_scratch *b, const float *dy, float *dw, int w_acc, int M) {
+// dW (M, K) (+)= (dY / s)^T (M, N) . q (N, K), A read group-major from the row pairs, DW_CHUNK tokens a pass
+static void backward_dw(const bl_saved *s, const bl_scratch *b, float *dw, int w_acc, int M) {
     const ag_qact *xa = s->x;
     int N = xa->N, K = xa->K;
-    cols_to_s16_pairs(b->pairs, b->w_inv, b->colmax, dy, N, M, xa->inv_s);
     for (int n0 = 0, c = 0; n0 < N; n0 += DW_CHUNK, c++) {
         if (!xa->dw->ready) {   // the chunk's memory was allocated before the threads started
             int len = N - n0 < DW_CHUNK ? N - n0 : DW_CHUNK;
@@ -217,27 +231,28 @@ static void backward_dw(const bl_saved *s, const bl_scratch *b, const float *dy,
     xa->dw->ready = 1;
 }
 
-// The two halves are independent: with two or more threads and small products they run side by side, each
-// on half of the threads (nested regions; a half of one thread runs its kernels serially, at one thread's
-// full speed, which beats splitting every small GEMM across both).
+// The operands of both products come from dY in one pass split by rows (prep_dy); then the two products,
+// which are independent, run side by side when small, each on half of the threads (nested regions; a half
+// of one thread runs its kernels serially, at one thread's full speed, which beats splitting every small
+// GEMM across both).
 static void bitlinear_backward(const ag_node *nd) {
     const bl_saved *s = nd->saved;
     const ag_qact *xa = s->x;
     ag_tensor *w = nd->in[1], *y = nd->out;
     float *dx = xa->x->grad, *dw = w->grad;
     int dx_acc = dx ? ag_grad_acc(xa->x) : 1, w_acc = dw ? ag_grad_acc(w) : 1;
-    int N = xa->N, K = xa->K, M = w->shape[0];
+    int N = xa->N, K = xa->K, M = w->shape[0], Mp = (M + 1) & ~1, nt = omp_get_max_threads();
     arena *mem = s->mem;
     bl_scratch b = {0};
     if (dx) {
-        b.d16 = arena_alloc(mem, sizeof(int16_t) * (size_t)N * ((M + 1) & ~1));
+        b.d16 = arena_alloc(mem, sizeof(int16_t) * (size_t)N * Mp);
         b.d_inv = arena_alloc(mem, sizeof(float) * (size_t)N);
         b.t_pack = arena_alloc(mem, qg_pack_bytes(QG_S16, M, K));
     }
     if (dw) {
         b.pairs = arena_alloc(mem, sizeof(uint32_t) * (size_t)M * ((N + 1) / 2));
         b.w_inv = arena_alloc(mem, sizeof(float) * (size_t)M);
-        b.colmax = arena_alloc(mem, sizeof(float) * (size_t)M);
+        b.part = arena_alloc(mem, sizeof(float) * (size_t)nt * M);
         if (!xa->dw->chunk) {   // first use of this input: memory for its packed chunks (filled in backward_dw)
             int chunks = (N + DW_CHUNK - 1) / DW_CHUNK;
             xa->dw->chunk = arena_alloc(mem, sizeof(qg_packed) * (size_t)chunks);
@@ -247,7 +262,7 @@ static void bitlinear_backward(const ag_node *nd) {
             }
         }
     }
-    int nt = omp_get_max_threads();
+    prep_dy(b.d16, Mp, b.d_inv, b.pairs, b.w_inv, b.part, y->grad, N, M, xa->inv_s, nt);
     // Side by side only pays for small products: a large GEMM splits well across threads on its own, and two
     // large ones at once compete for memory bandwidth.
     if (dx && dw && nt >= 2 && !omp_in_parallel() && (double)N * M * K < 1e8) {
@@ -258,14 +273,14 @@ static void bitlinear_backward(const ag_node *nd) {
         {
             int me = omp_get_thread_num();
             omp_set_num_threads(me ? nt / 2 : nt - nt / 2);
-            if (me == 0) backward_dx(s, &b, y->grad, dx, dx_acc, M);
-            else backward_dw(s, &b, y->grad, dw, w_acc, M);
+            if (me == 0) backward_dx(s, &b, dx, dx_acc, M);
+            else backward_dw(s, &b, dw, w_acc, M);
         }
         if (nt > 2 && levels < 2) omp_set_max_active_levels(levels);
         return;
     }
-    if (dx) backward_dx(s, &b, y->grad, dx, dx_acc, M);
-    if (dw) backward_dw(s, &b, y->grad, dw, w_acc, M);
+    if (dx) backward_dx(s, &b, dx, dx_acc, M);
+    if (dw) backward_dw(s, &b, dw, w_acc, M);
 }
 
 ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_ternary) {
