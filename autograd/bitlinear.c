@@ -26,10 +26,7 @@
 static inline float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
 
 void ag_act_quant_row(float *restrict y, const float *restrict x, int n) {
-    float mx = 0.0f;
-    #pragma omp simd reduction(max : mx)
-    for (int i = 0; i < n; i++) mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
-    float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+    float s = km_q8_scale(km_absmax(x, n));
     #pragma omp simd
     for (int i = 0; i < n; i++) {
         float q = round_even(x[i] * s);

@@ -11,32 +11,22 @@
 
 // ---- matmul ----
 
-// dA = dC op(B)^T (or its transpose when ta).
-static void matmul_da(const ag_node *nd, float beta) {
+// One gradient of c = op(a) op(b): dA = dC op(B)^T (or its transpose when ta) for which 0, dB = op(A)^T dC
+// (or its transpose when tb) for which 1.
+static void matmul_grad(const ag_node *nd, int which, float beta) {
     ag_tensor *a = nd->in[0], *b = nd->in[1];
     const ag_tensor *c = nd->out;
     int ta = nd->iarg[0] & 1, tb = nd->iarg[0] >> 1, M = nd->iarg[1], N = nd->iarg[2], K = nd->iarg[3];
     int lda = ag_cols(a), ldb = ag_cols(b);
-    if (!ta)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N, 1.0f, c->grad, N, b->data,
-                    ldb, beta, a->grad, lda);
+    CBLAS_TRANSPOSE T = CblasTrans, NT = CblasNoTrans;
+    if (which == 0 && !ta)
+        cblas_sgemm(CblasRowMajor, NT, tb ? NT : T, M, K, N, 1.0f, c->grad, N, b->data, ldb, beta, a->grad, lda);
+    else if (which == 0)
+        cblas_sgemm(CblasRowMajor, tb ? T : NT, T, K, M, N, 1.0f, b->data, ldb, c->grad, N, beta, a->grad, lda);
+    else if (!tb)
+        cblas_sgemm(CblasRowMajor, ta ? NT : T, NT, K, N, M, 1.0f, a->data, lda, c->grad, N, beta, b->grad, ldb);
     else
-        cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, 1.0f, b->data, ldb, c->grad, N,
-                    beta, a->grad, lda);
-}
-
-// dB = op(A)^T dC (or its transpose when tb).
-static void matmul_db(const ag_node *nd, float beta) {
-    ag_tensor *a = nd->in[0], *b = nd->in[1];
-    const ag_tensor *c = nd->out;
-    int ta = nd->iarg[0] & 1, tb = nd->iarg[0] >> 1, M = nd->iarg[1], N = nd->iarg[2], K = nd->iarg[3];
-    int lda = ag_cols(a), ldb = ag_cols(b);
-    if (!tb)
-        cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, 1.0f, a->data, lda, c->grad,
-                    N, beta, b->grad, ldb);
-    else
-        cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M, 1.0f, c->grad, N, a->data, lda,
-                    beta, b->grad, ldb);
+        cblas_sgemm(CblasRowMajor, T, ta ? T : NT, N, K, M, 1.0f, c->grad, N, a->data, lda, beta, b->grad, ldb);
 }
 
 static void matmul_backward(const ag_node *nd) {
@@ -48,13 +38,13 @@ static void matmul_backward(const ag_node *nd) {
     if (a->grad && b->grad && a->grad != b->grad && work < 1e8 && omp_get_max_threads() >= 2 && !omp_in_parallel()) {
         #pragma omp parallel num_threads(2)
         {
-            if (omp_get_thread_num() == 0) matmul_da(nd, beta_a);
-            else matmul_db(nd, beta_b);
+            int me = omp_get_thread_num();
+            matmul_grad(nd, me, me ? beta_b : beta_a);
         }
         return;
     }
-    if (a->grad) matmul_da(nd, beta_a);
-    if (b->grad) matmul_db(nd, beta_b);
+    if (a->grad) matmul_grad(nd, 0, beta_a);
+    if (b->grad) matmul_grad(nd, 1, beta_b);
 }
 
 ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b, int ta, int tb) {
@@ -83,9 +73,19 @@ ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b, int ta, int tb) {
 
 // ---- elementwise ----
 
-static void check_same(const char *op, const ag_tensor *a, const ag_tensor *b) {
+// The output of an elementwise op on a and b of one shape; *need: whether it records a backward.
+static ag_tensor *binary_out(ag_ctx *ctx, const char *op, ag_tensor *a, ag_tensor *b, int *need) {
     CHECK(a->n == b->n && a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int) * (size_t)a->ndim),
           "%s: shapes differ (%zu vs %zu elements)", op, a->n, b->n);
+    *need = ag_needs_grad(ctx, a, b);
+    return ag_new(ctx, a->ndim, a->shape, *need);
+}
+
+static ag_node *binary_record(ag_ctx *ctx, ag_backward_fn fn, ag_tensor *c, ag_tensor *a, ag_tensor *b) {
+    ag_node *nd = ag_record(ctx, fn, c);
+    nd->in[0] = a;
+    nd->in[1] = b;
+    return nd;
 }
 
 static void add_backward(const ag_node *nd) {
@@ -115,18 +115,14 @@ static void add_backward(const ag_node *nd) {
 }
 
 ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
-    check_same("add", a, b);
-    int need = ag_needs_grad(ctx, a, b);
-    ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
+    int need;
+    ag_tensor *c = binary_out(ctx, "add", a, b, &need);
     const float *restrict x = a->data, *restrict y = b->data;
     float *restrict z = c->data;
     size_t n = a->n;
     #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) z[i] = x[i] + y[i];
-    if (need) {
-        ag_node *n = ag_record(ctx, add_backward, c);
-        n->in[0] = a; n->in[1] = b;
-    }
+    if (need) binary_record(ctx, add_backward, c, a, b);
     return c;
 }
 
@@ -165,18 +161,14 @@ static void mul_backward(const ag_node *nd) {
 }
 
 ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
-    check_same("mul", a, b);
-    int need = ag_needs_grad(ctx, a, b);
-    ag_tensor *c = ag_new(ctx, a->ndim, a->shape, need);
+    int need;
+    ag_tensor *c = binary_out(ctx, "mul", a, b, &need);
     const float *restrict x = a->data, *restrict y = b->data;
     float *restrict z = c->data;
     size_t n = a->n;
     #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) z[i] = x[i] * y[i];
-    if (need) {
-        ag_node *n = ag_record(ctx, mul_backward, c);
-        n->in[0] = a; n->in[1] = b;
-    }
+    if (need) binary_record(ctx, mul_backward, c, a, b);
     return c;
 }
 
@@ -287,9 +279,8 @@ static void gated_backward(const ag_node *nd) {
 }
 
 ag_tensor *ag_gated(ag_ctx *ctx, ag_tensor *g, ag_tensor *u, int silu) {
-    check_same("gated", g, u);
-    int need = ag_needs_grad(ctx, g, u);
-    ag_tensor *c = ag_new(ctx, g->ndim, g->shape, need);
+    int need;
+    ag_tensor *c = binary_out(ctx, "gated", g, u, &need);
     const float *restrict x = g->data, *restrict y = u->data;
     float *restrict z = c->data;
     size_t n = g->n;
@@ -301,8 +292,7 @@ ag_tensor *ag_gated(ag_ctx *ctx, ag_tensor *g, ag_tensor *u, int silu) {
         for (size_t i = 0; i < n; i++) z[i] = (x[i] > 0 ? x[i] * x[i] : 0.0f) * y[i];
     }
     if (need) {
-        ag_node *nd = ag_record(ctx, gated_backward, c);
-        nd->in[0] = g; nd->in[1] = u;
+        ag_node *nd = binary_record(ctx, gated_backward, c, g, u);
         nd->iarg[0] = silu;
         if (!g->grad || !u->grad) nd->saved = arena_alloc(&ctx->mem, sizeof(float) * n);
     }

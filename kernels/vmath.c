@@ -18,11 +18,15 @@ float km_q8_row(int8_t *q, const float *x, int K) {
     return has_avx512() ? km_q8_row_avx512(q, x, K) : km_q8_row_ref(q, x, K);
 }
 
-float km_q8_row_ref(int8_t *restrict q, const float *restrict x, int K) {
+float km_absmax(const float *x, int n) {
     float mx = 0.0f;
     #pragma omp simd reduction(max : mx)
-    for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
-    float s = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+    for (int k = 0; k < n; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
+    return mx;
+}
+
+float km_q8_row_ref(int8_t *restrict q, const float *restrict x, int K) {
+    float s = km_q8_scale(km_absmax(x, K));
     #pragma omp simd
     for (int k = 0; k < K; k++) {
         float v = rintf(x[k] * s);   // round half to even (the default rounding mode)
@@ -32,10 +36,7 @@ float km_q8_row_ref(int8_t *restrict q, const float *restrict x, int K) {
 }
 
 float km_q16_row_ref(int16_t *restrict x16, const float *restrict x, int K) {
-    float mx = 0.0f;
-    #pragma omp simd reduction(max : mx)
-    for (int k = 0; k < K; k++) mx = fabsf(x[k]) > mx ? fabsf(x[k]) : mx;
-    float s = mx > 0 ? 32767.0f / mx : 0.0f;
+    float mx = km_absmax(x, K), s = mx > 0 ? 32767.0f / mx : 0.0f;
     #pragma omp simd
     for (int k = 0; k < K; k++) x16[k] = (int16_t)rintf(x[k] * s);
     return mx / 32767.0f;

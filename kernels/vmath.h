@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+// max |x| over x (n), 0 for n = 0; and the int8 activation scale of BitNet b1.58 for a row of that maximum.
+float km_absmax(const float *x, int n);
+static inline float km_q8_scale(float absmax) { return 127.0f / (absmax > 1e-5f ? absmax : 1e-5f); }
+
 // Row quantizers, each a scalar reference (_ref) and an AVX-512 path (kernels/vmath_x86.c) with identical
 // results, chosen at run time.
 // x16 (K) = round_half_even(x * 32767 / max|x|): a row in 16-bit fixed point; returns the inverse scale

@@ -34,7 +34,7 @@ T512 float km_q16_row_avx512(int16_t *x16, const float *x, int K) {
 
 T512 float km_q8_row_avx512(int8_t *q, const float *x, int K) {
     float mx = absmax512(x, K);
-    float sc = 127.0f / (mx > 1e-5f ? mx : 1e-5f);
+    float sc = km_q8_scale(mx);
     __m512 s = _mm512_set1_ps(sc);
     for (int k = 0; k < K; k += 16) {
         __mmask16 m = tail_mask(K - k);
