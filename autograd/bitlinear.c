@@ -149,7 +149,7 @@ static void prep_dy(int16_t *d16, int ldd, float *d_inv, uint32_t *P, float *w_i
         int nt = omp_get_num_threads(), t = omp_get_thread_num();
         int g0 = (int)((long)G * t / nt), g1 = (int)((long)G * (t + 1) / nt);   // row pairs [g0, g1)
         int r0 = 2 * g0, r1 = 2 * g1 < R ? 2 * g1 : R;
-        float *restrict cm = part + (size_t)t * C;
+        float *restrict cm = P ? part + (size_t)t * C : NULL;
         if (P)
             for (int c = 0; c < C; c++) cm[c] = 0.0f;
         for (int r = r0; r < r1; r++) {
