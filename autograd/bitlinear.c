@@ -36,7 +36,7 @@ void ag_act_quant_row(float *restrict y, const float *restrict x, int n) {
 
 float ag_absmean(const float *w, size_t n) {
     double sum = 0.0;
-    #pragma omp parallel for simd reduction(+ : sum) if (n > 16384)
+    #pragma omp parallel for simd reduction(+ : sum) if (n >= 8192)
     for (size_t i = 0; i < n; i++) sum += fabs((double)w[i]);
     float m = n ? (float)(sum / (double)n) : 0.0f;
     return fmaxf(m, 1e-5f);
@@ -54,15 +54,15 @@ ag_tensor *ag_act_quant(ag_ctx *ctx, ag_tensor *x) {
 float ag_ternarize(int8_t *restrict t, const float *restrict w, size_t n, int w_is_ternary) {
     if (w_is_ternary) {
         float mx = 0.0f;
-        #pragma omp parallel for simd reduction(max : mx) if (n > 16384)
+        #pragma omp parallel for simd reduction(max : mx) if (n >= 8192)
         for (size_t i = 0; i < n; i++) mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
-        #pragma omp parallel for simd if (n > 16384)
+        #pragma omp parallel for simd if (n >= 8192)
         for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] > 0) - (w[i] < 0));
         return mx > 0 ? mx : 1e-5f;
     }
     float s = 1.0f / ag_absmean(w, n);
     // clamp(round_half_even(v), -1, 1) is 1 exactly when v > 0.5 and -1 when v < -0.5.
-    #pragma omp parallel for simd if (n > 16384)
+    #pragma omp parallel for simd if (n >= 8192)
     for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] * s > 0.5f) - (w[i] * s < -0.5f));
     return 1.0f / s;
 }

@@ -80,7 +80,7 @@ static void pack_reserve(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
 void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset) {
     pack_reserve(p, mem, QG_U8S8, K, N);
     int G = p->groups, full = K / 4;
-    #pragma omp parallel for schedule(static) if ((size_t)N * K > 16384)
+    #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
     for (int j = 0; j < N; j++) {
         const int8_t *row = w + (size_t)j * ldw;
         int32_t sum = 0, big = 0;
@@ -104,7 +104,7 @@ void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int
 void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, int lds) {
     pack_reserve(p, mem, QG_S16, K, N);
     int G = p->groups;
-    #pragma omp parallel for schedule(static) if ((size_t)N * K > 16384)
+    #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
     for (int g = 0; g < G; g++) {
         const int8_t *r0 = s + (size_t)(2 * g) * lds, *r1 = 2 * g + 1 < K ? r0 + lds : NULL;
         for (int pn = 0; pn < p->panels; pn++) {
