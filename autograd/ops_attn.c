@@ -86,6 +86,10 @@ static void transpose_head(float *restrict dst, const float *restrict src, int T
         for (int d = 0; d < D; d++) dst[(size_t)d * T + t] = src[(size_t)t * ld + d];
 }
 
+// The causal products run in blocks of ATT_BLK query rows: rows [t0, t0 + m) see keys [0, t0 + m) only, so
+// the products skip the zero upper triangle (a third of the work at T = 64) on OpenBLAS's small-matrix path.
+#define ATT_BLK 16
+
 // Attention for one (batch, kv-group): the H/Hkv query heads that share kv head g.
 // kt: (D, T) scratch.
 static void attn_forward_group(float *o, float *p, float *kt, const float *q, const float *k, const float *v, int b,
@@ -97,7 +101,11 @@ static void attn_forward_group(float *o, float *p, float *kt, const float *q, co
     for (int h = g * rep; h < (g + 1) * rep; h++) {
         const float *qb = q + (size_t)b * T * H * D + (size_t)h * D;
         float *pb = p + ((size_t)b * H + h) * T * T, *ob = o + (size_t)b * T * H * D + (size_t)h * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, T, D, scale, qb, H * D, kt, T, 0.0f, pb, T);
+        for (int t0 = 0; t0 < T; t0 += ATT_BLK) {   // S = scale Q K^T, keys up to the block's last row
+            int m = T - t0 < ATT_BLK ? T - t0 : ATT_BLK;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, t0 + m, D, scale, qb + (size_t)t0 * H * D, H * D,
+                        kt, T, 0.0f, pb + (size_t)t0 * T, T);
+        }
         for (int t = 0; t < T; t++) {   // softmax over keys 0..t (expf vectorized: kernels/vmath.h)
             float *restrict row = pb + (size_t)t * T, mx = row[0];
             int n = t + 1;
@@ -111,7 +119,11 @@ static void attn_forward_group(float *o, float *p, float *kt, const float *q, co
             for (int j = 0; j < n; j++) row[j] *= inv;
             for (int j = n; j < T; j++) row[j] = 0.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, pb, T, vb, Hkv * D, 0.0f, ob, H * D);
+        for (int t0 = 0; t0 < T; t0 += ATT_BLK) {   // O = P V over the block's keys
+            int m = T - t0 < ATT_BLK ? T - t0 : ATT_BLK;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, D, t0 + m, 1.0f, pb + (size_t)t0 * T, T, vb,
+                        Hkv * D, 0.0f, ob + (size_t)t0 * H * D, H * D);
+        }
     }
 }
 
@@ -128,13 +140,19 @@ static void attn_backward_group(const ag_node *nd, float *dp, float *vt, const i
         const float *pb = s->p + ((size_t)b * H + h) * T * T, *dob = nd->out->grad + qoff;
         // dK and dV sum over the group's heads: only the first may overwrite
         float beta_k = acc[1] || h > g * rep ? 1.0f : 0.0f, beta_v = acc[2] || h > g * rep ? 1.0f : 0.0f;
-        if (v->grad)   // dV += P^T dO
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, pb, T, dob, H * D, beta_v,
-                        v->grad + kvoff, Hkv * D);
+        for (int j0 = 0; v->grad && j0 < T; j0 += ATT_BLK) {   // dV += P^T dO: key block j0 from rows t >= j0
+            int m = T - j0 < ATT_BLK ? T - j0 : ATT_BLK;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, D, T - j0, 1.0f, pb + (size_t)j0 * T + j0, T,
+                        dob + (size_t)j0 * H * D, H * D, beta_v, v->grad + kvoff + (size_t)j0 * Hkv * D, Hkv * D);
+        }
         if (!q->grad && !k->grad) continue;
         // dP = dO V^T, then dS = P * (dP - rowsum(P * dP))
         if (h == g * rep) transpose_head(vt, v->data + kvoff, T, (size_t)Hkv * D, D);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, T, D, 1.0f, dob, H * D, vt, T, 0.0f, dp, T);
+        for (int t0 = 0; t0 < T; t0 += ATT_BLK) {
+            int m = T - t0 < ATT_BLK ? T - t0 : ATT_BLK;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, t0 + m, D, 1.0f, dob + (size_t)t0 * H * D, H * D,
+                        vt, T, 0.0f, dp + (size_t)t0 * T, T);
+        }
         for (int t = 0; t < T; t++) {
             float *restrict dr = dp + (size_t)t * T, dot = 0.0f;
             const float *restrict pr = pb + (size_t)t * T;
@@ -144,12 +162,16 @@ static void attn_backward_group(const ag_node *nd, float *dp, float *vt, const i
             for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot);
             for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
         }
-        if (q->grad)   // dQ += scale * dS K
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, dp, T, k->data + kvoff, Hkv * D,
-                        acc[0] ? 1.0f : 0.0f, q->grad + qoff, H * D);
-        if (k->grad)   // dK += scale * dS^T Q
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dp, T, q->data + qoff, H * D, beta_k,
-                        k->grad + kvoff, Hkv * D);
+        for (int t0 = 0; q->grad && t0 < T; t0 += ATT_BLK) {   // dQ += scale * dS K over the block's keys
+            int m = T - t0 < ATT_BLK ? T - t0 : ATT_BLK;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, D, t0 + m, scale, dp + (size_t)t0 * T, T,
+                        k->data + kvoff, Hkv * D, acc[0] ? 1.0f : 0.0f, q->grad + qoff + (size_t)t0 * H * D, H * D);
+        }
+        for (int j0 = 0; k->grad && j0 < T; j0 += ATT_BLK) {   // dK += scale * dS^T Q: key block j0 from rows t >= j0
+            int m = T - j0 < ATT_BLK ? T - j0 : ATT_BLK;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, D, T - j0, scale, dp + (size_t)j0 * T + j0, T,
+                        q->data + qoff + (size_t)j0 * H * D, H * D, beta_k, k->grad + kvoff + (size_t)j0 * Hkv * D, Hkv * D);
+        }
     }
 }
 
