@@ -45,6 +45,8 @@ void tk_qdot_scalar(float *out, const tk_block_q8_0 *w, size_t ldw, int nr, cons
         }
 }
 
+#define FROWS 512   // rows per call in decode (N = 1)
+
 static void check_isa(tk_isa isa) { CHECK(tk_isa_supported(isa), "the %s path is not supported on this CPU", tk_isa_name(isa)); }
 
 void tk_matmul_float(float *y, int ldy, const float *x, int N, const void *w, uint32_t wtype, int M, int K, tk_isa isa) {
@@ -53,7 +55,16 @@ void tk_matmul_float(float *y, int ldy, const float *x, int N, const void *w, ui
     check_isa(isa);
     tk_fdot_fn *fn = isa == TK_ISA_AVX512 ? tk_fdot_avx512 : isa == TK_ISA_AVX2 ? tk_fdot_avx2 : tk_fdot_scalar;
     size_t ldw = (size_t)K * (wtype == GGUF_TYPE_F32 ? 4 : 2);
-    int nr = N == 1 ? 1 : 4, nc = N == 1 ? 1 : 4, row_tiles = (M + nr - 1) / nr, col_tiles = (N + nc - 1) / nc;
+    if (N == 1) {   // decode: runs of FROWS rows, one call each, so each thread streams its rows in one loop
+        int runs = (M + FROWS - 1) / FROWS;
+        #pragma omp parallel for schedule(static) if ((double)M * K > 2e5)
+        for (int t = 0; t < runs; t++) {
+            int r0 = t * FROWS, rn = M - r0 < FROWS ? M - r0 : FROWS;
+            fn(y + r0, (const uint8_t *)w + r0 * ldw, ldw, wtype, rn, x, (size_t)K, 1, K);
+        }
+        return;
+    }
+    int nr = 4, nc = 4, row_tiles = (M + nr - 1) / nr, col_tiles = (N + nc - 1) / nc;
     #pragma omp parallel for schedule(static) if ((double)M * K * N > 2e5)
     for (int t = 0; t < row_tiles * col_tiles; t++) {
         int r0 = (t / col_tiles) * nr, c0 = (t % col_tiles) * nc, rn = M - r0 < nr ? M - r0 : nr, cn = N - c0 < nc ? N - c0 : nc;

@@ -2,8 +2,9 @@
 //
 // A float tile: out[c * nr + r] = sum_k x[c][k] * W[r][k] for r < nr W rows (ldw bytes apart, type F32,
 // F16 or BF16) and c < nc x rows (ldx floats apart). A Q8_0 tile: the same with Q8_0 rows (ldw, ldx in
-// blocks), in the exact lane order of floatmm.h. Tiles take nr <= 4 and nc <= 4; decode calls them with
-// nr = nc = 1 (one row per call: each thread then streams its rows sequentially, the fastest way to read DRAM).
+// blocks), in the exact lane order of floatmm.h. Tiles take nr <= 4 and nc <= 4. Float tiles also take nc = 1
+// with any nr (decode: a run of rows, one after another, so each thread streams its rows sequentially, the
+// fastest way to read DRAM); Q8_0 decode calls them with nr = nc = 1.
 #ifndef TRIT_KERNELS_FLOATMM_UKR_H
 #define TRIT_KERNELS_FLOATMM_UKR_H
 

@@ -76,34 +76,36 @@ T512 INLINE void ftile512(float *out, const uint8_t *w, size_t ldw, const uint32
         }
 }
 
-// One W row x one x row (decode): four accumulators over k. One sequential stream per thread reads DRAM
-// far faster than several interleaved rows.
+// One W row x one x row (decode): eight accumulators over k, 128 weights an iteration. One sequential
+// stream per thread reads DRAM far faster than several interleaved rows, and the fewer instructions per
+// weight byte, the more cache lines the core keeps in flight (8 accumulators read ~10% faster than 4).
 T512 INLINE float frow512(const uint8_t *w, const uint32_t wtype, const float *x, int K) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 a[8];
+    #pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
     int k = 0;
-    for (; k + 64 <= K; k += 64) {
-        a0 = _mm512_fmadd_ps(wload512(w, wtype, k), _mm512_loadu_ps(x + k), a0);
-        a1 = _mm512_fmadd_ps(wload512(w, wtype, k + 16), _mm512_loadu_ps(x + k + 16), a1);
-        a2 = _mm512_fmadd_ps(wload512(w, wtype, k + 32), _mm512_loadu_ps(x + k + 32), a2);
-        a3 = _mm512_fmadd_ps(wload512(w, wtype, k + 48), _mm512_loadu_ps(x + k + 48), a3);
-    }
-    for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(wload512(w, wtype, k), _mm512_loadu_ps(x + k), a0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; k + 128 <= K; k += 128)
+        #pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) a[i] = _mm512_fmadd_ps(wload512(w, wtype, k + 16 * i), _mm512_loadu_ps(x + k + 16 * i), a[i]);
+    for (; k + 16 <= K; k += 16) a[0] = _mm512_fmadd_ps(wload512(w, wtype, k), _mm512_loadu_ps(x + k), a[0]);
+    for (int i = 0; i < 4; i++) a[i] = _mm512_add_ps(a[i], a[i + 4]);
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
     for (; k < K; k++) s += x[k] * wscalar(w, wtype, k);
     return s;
 }
 
+// Rows r < nr of w against one x row: one call streams a thread's run of rows (decode).
+#define FROWS(frow, T)                                                  \
+    for (int r = 0; r < nr; r++) out[r] = frow((const uint8_t *)w + r * ldw, T, x, K)
+
 T512 void tk_fdot_avx512(float *out, const void *w, size_t ldw, uint32_t wtype, int nr, const float *x, size_t ldx, int nc, int K) {
     const uint8_t *wb = w;
-    if (nc == 1 && nr == 1) {
-        if (wtype == GGUF_TYPE_F16) out[0] = frow512(wb, GGUF_TYPE_F16, x, K);
-        else if (wtype == GGUF_TYPE_BF16) out[0] = frow512(wb, GGUF_TYPE_BF16, x, K);
-        else out[0] = frow512(wb, GGUF_TYPE_F32, x, K);
-    } else {
-        if (wtype == GGUF_TYPE_F16) ftile512(out, wb, ldw, GGUF_TYPE_F16, nr, x, ldx, nc, K, 4, 4);
-        else if (wtype == GGUF_TYPE_BF16) ftile512(out, wb, ldw, GGUF_TYPE_BF16, nr, x, ldx, nc, K, 4, 4);
-        else ftile512(out, wb, ldw, GGUF_TYPE_F32, nr, x, ldx, nc, K, 4, 4);
-    }
+    if (nc == 1 && wtype == GGUF_TYPE_F16) FROWS(frow512, GGUF_TYPE_F16);
+    else if (nc == 1 && wtype == GGUF_TYPE_BF16) FROWS(frow512, GGUF_TYPE_BF16);
+    else if (nc == 1) FROWS(frow512, GGUF_TYPE_F32);
+    else if (wtype == GGUF_TYPE_F16) ftile512(out, wb, ldw, GGUF_TYPE_F16, nr, x, ldx, nc, K, 4, 4);
+    else if (wtype == GGUF_TYPE_BF16) ftile512(out, wb, ldw, GGUF_TYPE_BF16, nr, x, ldx, nc, K, 4, 4);
+    else ftile512(out, wb, ldw, GGUF_TYPE_F32, nr, x, ldx, nc, K, 4, 4);
 }
 
 // AVX2: 4 W rows x 1 x row at a time.
@@ -147,21 +149,19 @@ T256 INLINE float frow256(const uint8_t *w, const uint32_t wtype, const float *x
 }
 
 T256 void tk_fdot_avx2(float *out, const void *w, size_t ldw, uint32_t wtype, int nr, const float *x, size_t ldx, int nc, int K) {
-    if (nr == 1 && nc == 1) {
-        const uint8_t *wb = w;
-        out[0] = wtype == GGUF_TYPE_F16 ? frow256(wb, GGUF_TYPE_F16, x, K) : wtype == GGUF_TYPE_BF16 ? frow256(wb, GGUF_TYPE_BF16, x, K)
-                                                                                                 : frow256(wb, GGUF_TYPE_F32, x, K);
-        return;
-    }
-    for (int c = 0; c < nc; c++)
-        for (int r0 = 0; r0 < nr; r0 += 4) {
-            const uint8_t *wb = (const uint8_t *)w + r0 * ldw;
-            int n = nr - r0 < 4 ? nr - r0 : 4;
-            float *o = out + c * nr + r0;
-            if (wtype == GGUF_TYPE_F16) ftile256(o, 1, wb, ldw, GGUF_TYPE_F16, n, x + c * ldx, K);
-            else if (wtype == GGUF_TYPE_BF16) ftile256(o, 1, wb, ldw, GGUF_TYPE_BF16, n, x + c * ldx, K);
-            else ftile256(o, 1, wb, ldw, GGUF_TYPE_F32, n, x + c * ldx, K);
-        }
+    if (nc == 1 && wtype == GGUF_TYPE_F16) FROWS(frow256, GGUF_TYPE_F16);
+    else if (nc == 1 && wtype == GGUF_TYPE_BF16) FROWS(frow256, GGUF_TYPE_BF16);
+    else if (nc == 1) FROWS(frow256, GGUF_TYPE_F32);
+    else
+        for (int c = 0; c < nc; c++)
+            for (int r0 = 0; r0 < nr; r0 += 4) {
+                const uint8_t *wb = (const uint8_t *)w + r0 * ldw;
+                int n = nr - r0 < 4 ? nr - r0 : 4;
+                float *o = out + c * nr + r0;
+                if (wtype == GGUF_TYPE_F16) ftile256(o, 1, wb, ldw, GGUF_TYPE_F16, n, x + c * ldx, K);
+                else if (wtype == GGUF_TYPE_BF16) ftile256(o, 1, wb, ldw, GGUF_TYPE_BF16, n, x + c * ldx, K);
+                else ftile256(o, 1, wb, ldw, GGUF_TYPE_F32, n, x + c * ldx, K);
+            }
 }
 
 // ---- Q8_0 tiles ----
