@@ -76,17 +76,18 @@ T512 INLINE void ftile512(float *out, const uint8_t *w, size_t ldw, const uint32
         }
 }
 
-// One W row x one x row (decode): eight accumulators over k, 128 weights an iteration. One sequential
+// One W row x one x row (decode): eight accumulators over k, 256 weights an iteration. One sequential
 // stream per thread reads DRAM far faster than several interleaved rows, and the fewer instructions per
-// weight byte, the more cache lines the core keeps in flight (8 accumulators read ~10% faster than 4).
+// weight byte, the more cache lines the core keeps in flight (this reads ~20% faster than 4 accumulators
+// over 64 weights, and about as fast as a bare streaming read).
 T512 INLINE float frow512(const uint8_t *w, const uint32_t wtype, const float *x, int K) {
     __m512 a[8];
     #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
     int k = 0;
-    for (; k + 128 <= K; k += 128)
-        #pragma GCC unroll 8
-        for (int i = 0; i < 8; i++) a[i] = _mm512_fmadd_ps(wload512(w, wtype, k + 16 * i), _mm512_loadu_ps(x + k + 16 * i), a[i]);
+    for (; k + 256 <= K; k += 256)
+        #pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) a[i % 8] = _mm512_fmadd_ps(wload512(w, wtype, k + 16 * i), _mm512_loadu_ps(x + k + 16 * i), a[i % 8]);
     for (; k + 16 <= K; k += 16) a[0] = _mm512_fmadd_ps(wload512(w, wtype, k), _mm512_loadu_ps(x + k), a[0]);
     for (int i = 0; i < 4; i++) a[i] = _mm512_add_ps(a[i], a[i + 4]);
     float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));

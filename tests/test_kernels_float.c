@@ -117,7 +117,7 @@ int main(void) {
         for (int k = 0; k < 3; k++)
             for (int m = 0; m < 4; m++)
                 for (int n = 0; n < 3; n++) float_case(types[t], Ns[n], Ms[m], Ks[k], &r);
-    for (int t = 0; t < 3; t++) float_case(types[t], 1, 1300, 200, &r);   // decode: several runs of rows, and a short one
+    for (int t = 0; t < 3; t++) float_case(types[t], 1, 1300, 600, &r);   // decode: several runs of rows (and a short one), 256-weight steps and tails
     int Kq[] = {32, 96, 2560};
     for (int k = 0; k < 3; k++)
         for (int m = 0; m < 4; m++)
