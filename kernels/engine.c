@@ -168,11 +168,17 @@ static void attention(fwd *f, int l) {
     const eng_hparams *hp = &c->m->hp;
     int D = hp->head_dim, H = hp->n_heads, rep = H / hp->n_kv_heads, QD = H * D;
     float scale = 1.0f / sqrtf((float)D), *sc = c->scores + (size_t)f->w.tid * c->ld_scores;
-    for (int u; eng_team_claim(&f->w, 0, f->N * H, 1, 0, &u) > 0;) {
-        int n = u / H, h = u % H, len = f->p0 + n + 1;
-        f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), (size_t)c->n_ctx, len, D, scale);
-        softmax(f->ops, sc, len);
-        f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
+    // Each thread takes its own contiguous share of the units (consecutive heads of a kv head reuse its keys
+    // and values from cache), then steals units from the back of the others' shares.
+    int nt = f->w.nt, units = f->N * H;
+    for (int pass = 0; pass < nt; pass++) {
+        int o = (f->w.tid + pass) % nt, a = (int)((long)units * o / nt), n_own = (int)((long)units * (o + 1) / nt) - a;
+        for (int s; eng_team_claim(&f->w, o, n_own, 1, pass > 0, &s) > 0;) {
+            int u = a + s, n = u / H, h = u % H, len = f->p0 + n + 1;
+            f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), (size_t)c->n_ctx, len, D, scale);
+            softmax(f->ops, sc, len);
+            f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
+        }
     }
     eng_team_end_phase(&f->w);
 }
