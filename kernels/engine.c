@@ -11,8 +11,8 @@
 #include "kernels/vmath.h"
 #include "kernels/floatmm.h"
 
-#define CHUNK_PANELS 32  // panels (64 rows each) a thread takes at once from its own share of a product
-#define STEAL_PANELS 2   // ... and from another thread's
+#define CHUNK_PANELS 8  // panels (64 rows each) a thread takes at once from its own share of a product
+#define STEAL_PANELS 1   // ... and from another thread's
 
 void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     CHECK(n_ctx >= 1 && n_batch >= 1, "context of %d positions, batches of %d", n_ctx, n_batch);
