@@ -13,6 +13,8 @@
 
 #define CHUNK_PANELS 8  // panels (64 rows each) a thread takes at once from its own share of a product
 #define STEAL_PANELS 1   // ... and from another thread's
+#define HEAD_CHUNK 512   // LM-head rows a thread takes at once from its own share
+#define HEAD_STEAL 64    // ... and from another thread's
 
 void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     CHECK(n_ctx >= 1 && n_batch >= 1, "context of %d positions, batches of %d", n_ctx, n_batch);
@@ -312,7 +314,7 @@ static void lm_head(fwd *f, float *logits, int r0, int n) {
     int nt = f->w.nt;
     for (int pass = 0; pass < nt; pass++) {   // our own share of the vocabulary rows, then stealing (as linears)
         int o = (f->w.tid + pass) % nt, a = (int)((long)V * o / nt), len = (int)((long)V * (o + 1) / nt) - a;
-        for (int s, k; (k = eng_team_claim(&f->w, o, len, pass ? 256 : 2048, pass > 0, &s)) > 0;) {
+        for (int s, k; (k = eng_team_claim(&f->w, o, len, pass ? HEAD_STEAL : HEAD_CHUNK, pass > 0, &s)) > 0;) {
             int v0 = a + s;
             const void *w = (const uint8_t *)m->head->data + (size_t)v0 * ldw;
             if (m->head->type != GGUF_TYPE_Q8_0) tk_matmul_float(logits + v0, V, xn, n, w, m->head->type, k, C, m->isa);
