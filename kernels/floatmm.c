@@ -45,7 +45,7 @@ void tk_qdot_scalar(float *out, const tk_block_q8_0 *w, size_t ldw, int nr, cons
         }
 }
 
-#define FROWS 512   // rows per call in decode (N = 1)
+#define DECODE_RUN 512   // vocabulary rows per call in decode (N = 1)
 
 static void check_isa(tk_isa isa) { CHECK(tk_isa_supported(isa), "the %s path is not supported on this CPU", tk_isa_name(isa)); }
 
@@ -55,11 +55,11 @@ void tk_matmul_float(float *y, int ldy, const float *x, int N, const void *w, ui
     check_isa(isa);
     tk_fdot_fn *fn = isa == TK_ISA_AVX512 ? tk_fdot_avx512 : isa == TK_ISA_AVX2 ? tk_fdot_avx2 : tk_fdot_scalar;
     size_t ldw = (size_t)K * (wtype == GGUF_TYPE_F32 ? 4 : 2);
-    if (N == 1) {   // decode: runs of FROWS rows, one call each, so each thread streams its rows in one loop
-        int runs = (M + FROWS - 1) / FROWS;
+    if (N == 1) {   // decode: runs of DECODE_RUN rows, one call each, so each thread streams its rows in one loop
+        int runs = (M + DECODE_RUN - 1) / DECODE_RUN;
         #pragma omp parallel for schedule(static) if ((double)M * K > 2e5)
         for (int t = 0; t < runs; t++) {
-            int r0 = t * FROWS, rn = M - r0 < FROWS ? M - r0 : FROWS;
+            int r0 = t * DECODE_RUN, rn = M - r0 < DECODE_RUN ? M - r0 : DECODE_RUN;
             fn(y + r0, (const uint8_t *)w + r0 * ldw, ldw, wtype, rn, x, (size_t)K, 1, K);
         }
         return;
