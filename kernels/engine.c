@@ -172,15 +172,12 @@ static void attention(fwd *f, int l) {
     float scale = 1.0f / sqrtf((float)D), *sc = c->scores + (size_t)f->w.tid * c->ld_scores;
     // Each thread takes its own contiguous share of the units (consecutive heads of a kv head reuse its keys
     // and values from cache), then steals units from the back of the others' shares.
-    int nt = f->w.nt, units = f->N * H;
-    for (int pass = 0; pass < nt; pass++) {
-        int o = (f->w.tid + pass) % nt, a = (int)((long)units * o / nt), n_own = (int)((long)units * (o + 1) / nt) - a;
-        for (int s; eng_team_claim(&f->w, o, n_own, 1, pass > 0, &s) > 0;) {
-            int u = a + s, n = u / H, h = u % H, len = f->p0 + n + 1;
-            f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), (size_t)c->n_ctx, len, D, scale);
-            softmax(f->ops, sc, len);
-            f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
-        }
+    eng_cursor cur = {0};
+    for (int r, u; eng_team_next(&f->w, &cur, (int[]){f->N * H}, 1, 1, 1, &r, &u) > 0;) {
+        int n = u / H, h = u % H, len = f->p0 + n + 1;
+        f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), (size_t)c->n_ctx, len, D, scale);
+        softmax(f->ops, sc, len);
+        f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
     }
     eng_team_end_phase(&f->w);
 }
@@ -239,15 +236,11 @@ static void linear_panels(fwd *f, float *y, const tk_mat *w, int p0, int p1) {
 // One phase: y[i] = BitLinear(c->act, W[i]) for i < nw (<= ENG_TEAM_SLOTS). Each thread streams its own
 // contiguous share of every matrix, then steals panels from the back of the others' shares.
 static void linears(fwd *f, float *const *y, const tk_mat *const *W, int nw) {
-    int nt = f->w.nt;
-    for (int pass = 0; pass < nt; pass++) {   // pass 0: our own shares; then the next threads' (stealing)
-        int o = (f->w.tid + pass) % nt, want = pass ? STEAL_PANELS : CHUNK_PANELS;
-        for (int i = 0; i < nw; i++) {
-            int a = W[i]->panels * o / nt, len = W[i]->panels * (o + 1) / nt - a;
-            for (int s, k; (k = eng_team_claim(&f->w, i * nt + o, len, want, pass > 0, &s)) > 0;)
-                linear_panels(f, y[i], W[i], a + s, a + s + k);
-        }
-    }
+    int panels[ENG_TEAM_SLOTS];
+    for (int i = 0; i < nw; i++) panels[i] = W[i]->panels;
+    eng_cursor cur = {0};
+    for (int i, p0, k; (k = eng_team_next(&f->w, &cur, panels, nw, CHUNK_PANELS, STEAL_PANELS, &i, &p0)) > 0;)
+        linear_panels(f, y[i], W[i], p0, p0 + k);
     eng_team_end_phase(&f->w);
 }
 
@@ -311,16 +304,12 @@ static void lm_head(fwd *f, float *logits, int r0, int n) {
     }
     eng_team_sync(&f->w);
     size_t ldw = m->head->type == GGUF_TYPE_Q8_0 ? (size_t)C / TK_QK8_0 * sizeof(tk_block_q8_0) : (size_t)C * (m->head->type == GGUF_TYPE_F32 ? 4 : 2);
-    int nt = f->w.nt;
-    for (int pass = 0; pass < nt; pass++) {   // our own share of the vocabulary rows, then stealing (as linears)
-        int o = (f->w.tid + pass) % nt, a = (int)((long)V * o / nt), len = (int)((long)V * (o + 1) / nt) - a;
-        for (int s, k; (k = eng_team_claim(&f->w, o, len, pass ? HEAD_STEAL : HEAD_CHUNK, pass > 0, &s)) > 0;) {
-            int v0 = a + s;
-            const void *w = (const uint8_t *)m->head->data + (size_t)v0 * ldw;
-            if (m->head->type != GGUF_TYPE_Q8_0) tk_matmul_float(logits + v0, V, xn, n, w, m->head->type, k, C, m->isa);
-            else
-                for (int v = 0; v < k; v++) f->ops->q8_row(logits + v0 + v, (size_t)V, (const tk_block_q8_0 *)w + (size_t)v * (C / TK_QK8_0), x16, inv, n, C);
-        }
+    eng_cursor cur = {0};   // our own share of the vocabulary rows, then stealing (as linears)
+    for (int r, v0, k; (k = eng_team_next(&f->w, &cur, &V, 1, HEAD_CHUNK, HEAD_STEAL, &r, &v0)) > 0;) {
+        const void *w = (const uint8_t *)m->head->data + (size_t)v0 * ldw;
+        if (m->head->type != GGUF_TYPE_Q8_0) tk_matmul_float(logits + v0, V, xn, n, w, m->head->type, k, C, m->isa);
+        else
+            for (int v = 0; v < k; v++) f->ops->q8_row(logits + v0 + v, (size_t)V, (const tk_block_q8_0 *)w + (size_t)v * (C / TK_QK8_0), x16, inv, n, C);
     }
     eng_team_end_phase(&f->w);
 }

@@ -80,6 +80,20 @@ int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, in
     }
 }
 
+int eng_team_next(eng_worker *w, eng_cursor *cur, const int *units, int nr, int chunk, int steal, int *range, int *start) {
+    int nt = w->nt;
+    for (; cur->pass < nt; cur->pass++, cur->i = 0)
+        for (; cur->i < nr; cur->i++) {
+            int o = (w->tid + cur->pass) % nt, a = (int)((long)units[cur->i] * o / nt), len = (int)((long)units[cur->i] * (o + 1) / nt) - a, s;
+            int k = eng_team_claim(w, cur->i * nt + o, len, cur->pass ? steal : chunk, cur->pass > 0, &s);
+            if (k > 0) {
+                *range = cur->i, *start = a + s;
+                return k;
+            }
+        }
+    return 0;
+}
+
 void eng_team_end_phase(eng_worker *w) {
     w->ph++;
     eng_team_sync(w);
