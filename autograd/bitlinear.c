@@ -18,6 +18,7 @@
 
 #include "autograd/ag.h"
 #include "common/check.h"
+#include "common/claim.h"
 #include "kernels/qgemm.h"
 #include "kernels/ternary.h"
 #include "kernels/vmath.h"
@@ -204,13 +205,13 @@ typedef struct {
     float *part;       // (threads, M) per-thread column maxima
 } bl_scratch;
 
-// dX (N, K) (+)= dY (N, M) . T (M, K) * s_w, from d16
-static void backward_dx(const bl_saved *s, const bl_scratch *b, float *dx, int dx_acc, int M) {
-    int N = s->x->N, K = s->x->K, Mp = (M + 1) & ~1;
-    qg_packed p = {0};
-    qg_pack_s8_pairs(&p, b->t_pack, s->t, M, K, K);
-    qg_gemm(dx, K, b->d16, Mp, &p, N, b->d_inv, s->sw, dx_acc);
+// dX (N, K) (+)= dY (N, M) . T (M, K) * s_w, from d16 and T packed in tp: rows [r0, r0 + n)
+static void backward_dx(const bl_saved *s, const bl_scratch *b, const qg_packed *tp, float *dx, int dx_acc, int M, int r0, int n) {
+    int K = s->x->K, Mp = (M + 1) & ~1;
+    qg_gemm(dx + (size_t)r0 * K, K, b->d16 + (size_t)r0 * Mp, Mp, tp, n, b->d_inv + r0, s->sw, dx_acc);
 }
+
+#define DX_BLOCK 48   // rows of dX a thread claims at once when the products run side by side
 
 // dW (M, K) (+)= (dY / s)^T (M, N) . q (N, K), A read group-major from the row pairs, DW_CHUNK tokens a pass
 static void backward_dw(const bl_saved *s, const bl_scratch *b, float *dw, int w_acc, int M) {
@@ -231,7 +232,9 @@ static void backward_dw(const bl_saved *s, const bl_scratch *b, float *dw, int w
 // The operands of both products come from dY in one pass split by rows (prep_dy); then the two products,
 // which are independent, run side by side when small, each on half of the threads (nested regions; a half
 // of one thread runs its kernels serially, at one thread's full speed, which beats splitting every small
-// GEMM across both).
+// GEMM across both). dX goes in blocks of rows claimed from the front; the dW half, once done, claims dX's
+// remaining blocks from the back (dX's short reductions make it the slower half, and a half whose thread
+// another process holds no longer stalls the step).
 static void bitlinear_backward(const ag_node *nd) {
     const bl_saved *s = nd->saved;
     const ag_qact *xa = s->x;
@@ -260,23 +263,30 @@ static void bitlinear_backward(const ag_node *nd) {
         }
     }
     prep_dy(b.d16, Mp, b.d_inv, b.pairs, b.w_inv, b.part, y->grad, N, M, xa->inv_s, nt);
+    qg_packed tp = {0};
+    if (dx) qg_pack_s8_pairs(&tp, b.t_pack, s->t, M, K, K);
     // Side by side only pays for small products: a large GEMM splits well across threads on its own, and two
     // large ones at once compete for memory bandwidth.
     if (dx && dw && nt >= 2 && !omp_in_parallel() && (double)N * M * K < 1e8) {
         // Halves of more than one thread need nested regions; two threads do not (and skip their cost).
         int levels = omp_get_max_active_levels();
         if (nt > 2 && levels < 2) omp_set_max_active_levels(2);
+        _Atomic uint64_t blocks = 0;
+        int nblk = (N + DX_BLOCK - 1) / DX_BLOCK;
         #pragma omp parallel num_threads(2)
         {
             int me = omp_get_thread_num();
             omp_set_num_threads(me ? nt / 2 : nt - nt / 2);
-            if (me == 0) backward_dx(s, &b, dx, dx_acc, M);
-            else backward_dw(s, &b, dw, w_acc, M);
+            if (me == 1) backward_dw(s, &b, dw, w_acc, M);
+            for (int blk; tr_claim(&blocks, nblk, 1, me, &blk) > 0;) {
+                int r0 = blk * DX_BLOCK;
+                backward_dx(s, &b, &tp, dx, dx_acc, M, r0, N - r0 < DX_BLOCK ? N - r0 : DX_BLOCK);
+            }
         }
         if (nt > 2 && levels < 2) omp_set_max_active_levels(levels);
         return;
     }
-    if (dx) backward_dx(s, &b, dx, dx_acc, M);
+    if (dx) backward_dx(s, &b, &tp, dx, dx_acc, M, 0, N);
     if (dw) backward_dw(s, &b, dw, w_acc, M);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/claim.h"
 #include "kernels/engine_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -66,18 +67,7 @@ void eng_team_sync(eng_worker *w) {
 int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, int *start) {
     CHECK(w->ph < w->team->max_phases && slot < w->team->slots, "engine team: phase %d of %d, slot %d of %d", w->ph, w->team->max_phases, slot,
           w->team->slots);
-    _Atomic uint64_t *r = &w->team->work[(size_t)w->ph * w->team->slots + slot];
-    uint64_t v = atomic_load_explicit(r, memory_order_relaxed);
-    for (;;) {   // v = taken from the back << 32 | taken from the front
-        int front = (int)(v & 0xffffffffu), back = (int)(v >> 32), left = len - front - back;
-        if (left <= 0) return 0;
-        int k = want < left ? want : left;
-        uint64_t nv = from_back ? v + ((uint64_t)k << 32) : v + (uint64_t)k;
-        if (atomic_compare_exchange_weak_explicit(r, &v, nv, memory_order_relaxed, memory_order_relaxed)) {
-            *start = from_back ? len - back - k : front;
-            return k;
-        }
-    }
+    return tr_claim(&w->team->work[(size_t)w->ph * w->team->slots + slot], len, want, from_back, start);
 }
 
 int eng_team_next(eng_worker *w, eng_cursor *cur, const int *units, int nr, int chunk, int steal, int *range, int *start) {

@@ -1,0 +1,28 @@
+// claim.h: lock-free claiming of work from both ends of a range, for work stealing between threads.
+//
+// A range of len units is one 64-bit word: units taken from its back << 32 | units taken from its front,
+// zero at the start. The owner takes pieces from the front (a long sequential run); helpers take pieces
+// from the back, so the two meet without overlapping.
+#ifndef TRIT_CLAIM_H
+#define TRIT_CLAIM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+// Takes up to `want` units of the range at r (len units), from its front or its back: returns the count (0 when
+// the range is used up) and the first unit in *start.
+static inline int tr_claim(_Atomic uint64_t *r, int len, int want, int from_back, int *start) {
+    uint64_t v = atomic_load_explicit(r, memory_order_relaxed);
+    for (;;) {
+        int front = (int)(v & 0xffffffffu), back = (int)(v >> 32), left = len - front - back;
+        if (left <= 0) return 0;
+        int k = want < left ? want : left;
+        uint64_t nv = from_back ? v + ((uint64_t)k << 32) : v + (uint64_t)k;
+        if (atomic_compare_exchange_weak_explicit(r, &v, nv, memory_order_relaxed, memory_order_relaxed)) {
+            *start = from_back ? len - back - k : front;
+            return k;
+        }
+    }
+}
+
+#endif
