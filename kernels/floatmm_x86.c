@@ -110,7 +110,7 @@ T512 void tk_fdot_avx512(float *out, const void *w, size_t ldw, uint32_t wtype, 
 }
 
 // AVX2: 4 W rows x 1 x row at a time.
-T256 INLINE void ftile256(float *out, int stride, const uint8_t *w, size_t ldw, const uint32_t wtype, int nr, const float *x, int K) {
+T256 INLINE void ftile256(float *out, const uint8_t *w, size_t ldw, const uint32_t wtype, int nr, const float *x, int K) {
     const uint8_t *wr[4];
     for (int r = 0; r < 4; r++) wr[r] = w + (r < nr ? r : 0) * ldw;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -128,7 +128,7 @@ T256 INLINE void ftile256(float *out, int stride, const uint8_t *w, size_t ldw, 
         _mm256_storeu_ps(v, acc[r]);
         s = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
         for (int kk = k; kk < K; kk++) s += x[kk] * wscalar(wr[r], wtype, kk);
-        out[r * stride] = s;
+        out[r] = s;
     }
 }
 
@@ -159,9 +159,9 @@ T256 void tk_fdot_avx2(float *out, const void *w, size_t ldw, uint32_t wtype, in
                 const uint8_t *wb = (const uint8_t *)w + r0 * ldw;
                 int n = nr - r0 < 4 ? nr - r0 : 4;
                 float *o = out + c * nr + r0;
-                if (wtype == GGUF_TYPE_F16) ftile256(o, 1, wb, ldw, GGUF_TYPE_F16, n, x + c * ldx, K);
-                else if (wtype == GGUF_TYPE_BF16) ftile256(o, 1, wb, ldw, GGUF_TYPE_BF16, n, x + c * ldx, K);
-                else ftile256(o, 1, wb, ldw, GGUF_TYPE_F32, n, x + c * ldx, K);
+                if (wtype == GGUF_TYPE_F16) ftile256(o, wb, ldw, GGUF_TYPE_F16, n, x + c * ldx, K);
+                else if (wtype == GGUF_TYPE_BF16) ftile256(o, wb, ldw, GGUF_TYPE_BF16, n, x + c * ldx, K);
+                else ftile256(o, wb, ldw, GGUF_TYPE_F32, n, x + c * ldx, K);
             }
 }
 
