@@ -106,18 +106,10 @@ static void attn_forward_group(float *o, float *p, float *kt, const float *q, co
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, t0 + m, D, scale, qb + (size_t)t0 * H * D, H * D,
                         kt, T, 0.0f, pb + (size_t)t0 * T, T);
         }
-        for (int t = 0; t < T; t++) {   // softmax over keys 0..t (expf vectorized: kernels/vmath.h)
-            float *restrict row = pb + (size_t)t * T, mx = row[0];
-            int n = t + 1;
-            #pragma omp simd reduction(max : mx)
-            for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-            #pragma omp simd
-            for (int j = 0; j < n; j++) row[j] -= mx;
-            km_expf(row, row, n);
-            float inv = 1.0f / km_sum(row, n);   // the engine's softmax sums in the same order
-            #pragma omp simd
-            for (int j = 0; j < n; j++) row[j] *= inv;
-            for (int j = n; j < T; j++) row[j] = 0.0f;
+        for (int t = 0; t < T; t++) {   // softmax over keys 0..t: the engine's (kernels/vmath.h), bit for bit
+            float *row = pb + (size_t)t * T;
+            km_softmax(row, t + 1);
+            for (int j = t + 1; j < T; j++) row[j] = 0.0f;
         }
         for (int t0 = 0; t0 < T; t0 += ATT_BLK) {   // O = P V over the block's keys
             int m = T - t0 < ATT_BLK ? T - t0 : ATT_BLK;
@@ -154,12 +146,8 @@ static void attn_backward_group(const ag_node *nd, float *dp, float *vt, const i
                         vt, T, 0.0f, dp + (size_t)t0 * T, T);
         }
         for (int t = 0; t < T; t++) {
-            float *restrict dr = dp + (size_t)t * T, dot = 0.0f;
-            const float *restrict pr = pb + (size_t)t * T;
-            #pragma omp simd reduction(+ : dot)
-            for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
-            #pragma omp simd
-            for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot);
+            float *dr = dp + (size_t)t * T;
+            km_softmax_grad(dr, pb + (size_t)t * T, t + 1);
             for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
         }
         for (int t0 = 0; q->grad && t0 < T; t0 += ATT_BLK) {   // dQ += scale * dS K over the block's keys

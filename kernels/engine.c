@@ -151,18 +151,6 @@ static void rope_cache(fwd *f, int l) {
     eng_team_end_phase(&f->w);
 }
 
-// In place: p (n) = softmax(p) in f32, in the training graph's order; expf through ops->expv (bit for bit).
-static void softmax(const eng_ops *ops, float *p, int n) {
-    float mx = p[0];
-    for (int t = 1; t < n; t++) mx = p[t] > mx ? p[t] : mx;
-    #pragma omp simd
-    for (int t = 0; t < n; t++) p[t] -= mx;
-    ops->expv(p, p, n);
-    float inv = 1.0f / km_sum(p, n);   // in the training graph's order
-    #pragma omp simd
-    for (int t = 0; t < n; t++) p[t] *= inv;
-}
-
 // One phase: att (N, H*D), query n (position p0 + n) of head h attending to positions 0 .. p0 + n of kv
 // head h / rep; units are (n, h) pairs.
 static void attention(fwd *f, int l) {
@@ -176,7 +164,7 @@ static void attention(fwd *f, int l) {
     for (int r, u; eng_team_next(&f->w, &cur, (int[]){f->N * H}, 1, 1, 1, &r, &u) > 0;) {
         int n = u / H, h = u % H, len = f->p0 + n + 1;
         f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), (size_t)c->n_ctx, len, D, scale);
-        softmax(f->ops, sc, len);
+        f->ops->softmax(sc, len);
         f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
     }
     eng_team_end_phase(&f->w);

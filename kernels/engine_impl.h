@@ -8,6 +8,9 @@
 //   expv    y (n) = expf(x) bit for bit (y may be x): glibc's expf (2.28+: a 32-entry 2^(k/32) table and a
 //           cubic in double precision, as its FMA build computes it), vectorized. The softmax and SiLU of the
 //           training graph call expf; the engine must round exactly as it does (see below).
+//   softmax p (n) = softmax(p) in place (n >= 1), in this order: m = max p; p = expf(p - m); p *= 1 / km_sum(p)
+//           (kernels/vmath.h's fixed summation order): the same bits on every path, the fused vector one
+//           included. The training graph's attention and the engine's both call it.
 //   q8_row  y[n * ldy] = inv[n] * sum_b d_b * (sum_{k in b} q_k * x[n * K + k]) for n < N: one Q8_0 row
 //           (K / 32 blocks) of an LM head against N rows of int16 activations x (N, K) (km_q16_row: x / inv
 //           rounded, |x| <= 32767), each block's sum exact in int32. int16 per row is 256 times finer than
@@ -32,10 +35,13 @@ typedef struct {
     void (*scores)(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale);
     void (*mix)(float *out, const float *p, const float *v, int n, int D);
     void (*expv)(float *y, const float *x, int n);
+    void (*softmax)(float *p, int n);
     void (*q8_row)(float *y, size_t ldy, const tk_block_q8_0 *w, const int16_t *x, const float *inv, int N, int K);
 } eng_ops;
 
 const eng_ops *eng_ops_for(tk_isa isa);   // CHECKs that the CPU runs the path
+// softmax in the order above with a given expv: the scalar and AVX2 paths (kernels/engine_ops.c).
+void eng_softmax_with(float *p, int n, void (*expv)(float *y, const float *x, int n));
 
 
 extern const eng_ops eng_ops_scalar, eng_ops_avx2, eng_ops_avx512;   // kernels/engine_ops.c, engine_x86.c

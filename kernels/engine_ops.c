@@ -4,6 +4,7 @@
 
 #include "common/f16.h"
 #include "kernels/engine_impl.h"
+#include "kernels/vmath.h"
 
 static void scores_scalar(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale) {
     for (int t = 0; t < n; t++) {
@@ -38,7 +39,18 @@ static void expv_scalar(float *y, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] = expf(x[i]);
 }
 
-const eng_ops eng_ops_scalar = {scores_scalar, mix_scalar, expv_scalar, q8_row_scalar};
+void eng_softmax_with(float *p, int n, void (*expv)(float *y, const float *x, int n)) {
+    float mx = p[0];
+    for (int t = 1; t < n; t++) mx = p[t] > mx ? p[t] : mx;
+    for (int t = 0; t < n; t++) p[t] -= mx;
+    expv(p, p, n);
+    float inv = 1.0f / km_sum(p, n);
+    for (int t = 0; t < n; t++) p[t] *= inv;
+}
+
+static void softmax_scalar(float *p, int n) { eng_softmax_with(p, n, expv_scalar); }
+
+const eng_ops eng_ops_scalar = {scores_scalar, mix_scalar, expv_scalar, softmax_scalar, q8_row_scalar};
 
 const eng_ops *eng_ops_for(tk_isa isa) {
     CHECK(tk_isa_supported(isa), "the %s path is not supported on this CPU", tk_isa_name(isa));

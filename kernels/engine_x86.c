@@ -67,6 +67,41 @@ T512 static void expv512(float *y, const float *x, int n) {
     }
 }
 
+// 16 floats of x - m through exp8_512, masked: lanes outside `k` are not read (their results are not used).
+T512 INLINE __m512 exp16_512(const float *x, __m512 m, __mmask16 k) {
+    __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x), m);
+    __m256 lo = exp8_512(_mm512_castps512_ps256(d)), hi = exp8_512(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d), 1)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+}
+
+// The softmax of engine_impl.h in one pass for max, one for exp and the sum, one for the scale. The sum keeps
+// km_sum's 16 lanes (lane l adds p[l], p[l + 16], ... in turn; masked adds leave the other lanes alone) and
+// folds them in its order (8, 4, 2, 1), so the bits are the scalar path's.
+T512 static void softmax512(float *p, int n) {
+    int full = n & ~15;
+    __mmask16 tail = (__mmask16)((1u << (n - full)) - 1);
+    __m512 vmx = _mm512_set1_ps(p[0]);
+    for (int i = 0; i < full; i += 16) vmx = _mm512_max_ps(vmx, _mm512_loadu_ps(p + i));
+    if (tail) vmx = _mm512_mask_max_ps(vmx, tail, vmx, _mm512_maskz_loadu_ps(tail, p + full));
+    __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmx)), acc = _mm512_setzero_ps();
+    for (int i = 0; i < full; i += 16) {
+        __m512 e = exp16_512(p + i, m, 0xffff);
+        _mm512_storeu_ps(p + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (tail) {
+        __m512 e = exp16_512(p + full, m, tail);
+        _mm512_mask_storeu_ps(p + full, tail, e);
+        acc = _mm512_mask_add_ps(acc, tail, acc, e);
+    }
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m512 inv = _mm512_set1_ps(1.0f / _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2))));
+    for (int i = 0; i < full; i += 16) _mm512_storeu_ps(p + i, _mm512_mul_ps(_mm512_loadu_ps(p + i), inv));
+    if (tail) _mm512_mask_storeu_ps(p + full, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, p + full), inv));
+}
+
 // sc[t0 .. t0 + 16 NV) (the last vector masked by `last`), NV vectors of keys at once.
 T512 INLINE void scores512_block(float *sc, const float *q, const float *kT, size_t ldk, int t0, int D, float scale, const int NV,
                                  __mmask16 last) {
@@ -154,7 +189,7 @@ T512 static void q8_row512(float *y, size_t ldy, const tk_block_q8_0 *w, const i
     for (; n < N; n++) q8_rows512(y + (size_t)n * ldy, ldy, w, x + (size_t)n * K, inv + n, K, 1);
 }
 
-const eng_ops eng_ops_avx512 = {scores512, mix512, expv512, q8_row512};
+const eng_ops eng_ops_avx512 = {scores512, mix512, expv512, softmax512, q8_row512};
 
 // ---- AVX2 ----
 
@@ -257,4 +292,6 @@ T256 static void q8_row256(float *y, size_t ldy, const tk_block_q8_0 *w, const i
     for (; n < N; n++) q8_rows256(y + (size_t)n * ldy, ldy, w, x + (size_t)n * K, inv + n, K, 1);
 }
 
-const eng_ops eng_ops_avx2 = {scores256, mix256, expv256, q8_row256};
+T256 static void softmax256(float *p, int n) { eng_softmax_with(p, n, expv256); }
+
+const eng_ops eng_ops_avx2 = {scores256, mix256, expv256, softmax256, q8_row256};

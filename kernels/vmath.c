@@ -18,6 +18,18 @@ float km_q8_row(int8_t *q, const float *x, int K) {
     return has_avx512() ? km_q8_row_avx512(q, x, K) : km_q8_row_ref(q, x, K);
 }
 
+void km_softmax_grad(float *d, const float *p, int n) {
+    if (has_avx512()) km_softmax_grad_avx512(d, p, n);
+    else km_softmax_grad_ref(d, p, n);
+}
+
+void km_softmax_grad_ref(float *restrict d, const float *restrict p, int n) {
+    float dot = 0.0f;
+    for (int j = 0; j < n; j++) dot += p[j] * d[j];
+    #pragma omp simd
+    for (int j = 0; j < n; j++) d[j] = p[j] * (d[j] - dot);
+}
+
 float km_absmax(const float *x, int n) {
     float mx = 0.0f;
     #pragma omp simd reduction(max : mx)
@@ -56,3 +68,5 @@ float km_sum(const float *x, int n) {
 }
 
 void km_expf(float *y, const float *x, int n) { eng_ops_for(tk_isa_best())->expv(y, x, n); }
+
+void km_softmax(float *p, int n) { eng_ops_for(tk_isa_best())->softmax(p, n); }

@@ -21,6 +21,12 @@ float km_q8_row_ref(int8_t *q, const float *x, int K);
 float km_q16_row_avx512(int16_t *x16, const float *x, int K);   // CPUs with AVX-512 F/BW/VL only
 float km_q8_row_avx512(int8_t *q, const float *x, int K);
 
+// The softmax backward of one row: d (n) = p * (d - sum_j p_j d_j), with p (n) the softmax's output and d its
+// gradient on entry. The AVX-512 path sums in another order (within float rounding of the reference).
+void km_softmax_grad(float *d, const float *p, int n);
+void km_softmax_grad_ref(float *d, const float *p, int n);
+void km_softmax_grad_avx512(float *d, const float *p, int n);
+
 // The sum of x (n) in a fixed order that vectorizes: 16 running partial sums (lane l adds x[l], x[l + 16], ...
 // in turn), then folded in halves (8, 4, 2, 1). The same bits on every CPU; the training graph's softmax and
 // the engine's both sum with it, so they round alike.
@@ -28,5 +34,9 @@ float km_sum(const float *x, int n);
 
 // y (n) = expf(x), bit for bit as glibc's expf, vectorized on the best path this CPU runs (y may be x).
 void km_expf(float *y, const float *x, int n);
+
+// p (n) = softmax(p) in place (n >= 1): m = max p, p = expf(p - m), p *= 1 / km_sum(p), fused on the best path
+// this CPU runs, the same bits on every path (the training graph's attention and the engine's both use it).
+void km_softmax(float *p, int n);
 
 #endif

@@ -1,5 +1,5 @@
-// vmath_x86.c: AVX-512 paths of kernels/vmath.h's row quantizers. They return exactly what the scalar
-// references return: max|x| is exact in any order, the scale is the same float expression, and
+// vmath_x86.c: AVX-512 paths of kernels/vmath.h's row quantizers and softmax backward. The quantizers return
+// exactly what the scalar references return: max|x| is exact in any order, the scale is the same float expression, and
 // vcvtps2dq rounds half to even (the default rounding mode, as rintf) before a saturating narrowing,
 // which equals the references' clamp.
 #include <immintrin.h>
@@ -42,4 +42,23 @@ T512 float km_q8_row_avx512(int8_t *q, const float *x, int K) {
         _mm_mask_storeu_epi8(q + k, m, _mm512_cvtsepi32_epi8(v));
     }
     return sc;
+}
+
+T512 void km_softmax_grad_avx512(float *d, const float *p, int n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p + j), _mm512_loadu_ps(d + j), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p + j + 16), _mm512_loadu_ps(d + j + 16), a1);
+    }
+    for (; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, p + j), _mm512_maskz_loadu_ps(m, d + j), a0);
+    }
+    __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(a0, a1)));
+    for (j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        __m512 dv = _mm512_maskz_loadu_ps(m, d + j);
+        _mm512_mask_storeu_ps(d + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + j), _mm512_sub_ps(dv, dot)));
+    }
 }

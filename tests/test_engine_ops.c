@@ -1,6 +1,6 @@
 // test_engine_ops.c: the engine's attention pieces and Q8_0 LM-head rows (kernels/engine_impl.h) on every ISA
 // path this CPU runs, against the scalar path: scores and mix bit for bit (the same FMA chains) on odd head
-// sizes and key counts, and against an independent double-precision computation; q8_row (int16 activations)
+// sizes and key counts, and against an independent double-precision computation; softmax bit for bit; q8_row (int16 activations)
 // against its definition and against the float product.
 #include <math.h>
 #include <stdint.h>
@@ -82,6 +82,35 @@ int main(void) {
             }
             snprintf(name, sizeof(name), "%s: expv = expf bit for bit (%ld floats)", tk_isa_name((tk_isa)isa), count);
             t_check(bad == 0, name, "%ld differ", bad);
+        }
+
+        // softmax = the scalar path bit for bit (lengths around the 16-lane steps, scores of several ranges: exp
+        // underflowing to 0, ties at the maximum), and against double precision; nothing written past n
+        {
+            static const int lens[] = {1, 2, 7, 15, 16, 17, 31, 32, 33, 64, 65, 100, 255, 256, 257};
+            float xs[260], sw[261], sg[261];
+            int bad = 0, cases = 0;
+            double worst_sm = 0;
+            for (size_t a = 0; a < sizeof(lens) / sizeof(lens[0]); a++)
+                for (int range = 0; range < 4; range++) {
+                    int n = lens[a];
+                    float spread = range == 0 ? 1.0f : range == 1 ? 10.0f : range == 2 ? 60.0f : 0.0f;   // 0: all equal
+                    for (int t = 0; t < n; t++) xs[t] = spread * rng_normal(&r);
+                    if (n > 3 && range < 3) xs[n / 2] = xs[1];   // a tie (at the maximum when xs[1] is largest)
+                    memcpy(sw, xs, sizeof(float) * n), memcpy(sg, xs, sizeof(float) * n);
+                    sw[n] = sg[n] = -7.0f;
+                    eng_ops_scalar.softmax(sw, n);
+                    ops->softmax(sg, n);
+                    bad += memcmp(sw, sg, sizeof(float) * (n + 1)) != 0;
+                    double mx = xs[0], z = 0;
+                    for (int t = 1; t < n; t++) mx = fmax(mx, xs[t]);
+                    for (int t = 0; t < n; t++) z += exp((double)xs[t] - mx);
+                    for (int t = 0; t < n; t++) worst_sm = fmax(worst_sm, fabs(sw[t] - exp((double)xs[t] - mx) / z));
+                    cases++;
+                }
+            snprintf(name, sizeof(name), "%s: softmax = scalar bit for bit (%d lengths x ranges), within %.1e of double", tk_isa_name((tk_isa)isa),
+                     cases, worst_sm);
+            t_check(bad == 0 && worst_sm < 1e-6, name, "%d cases differ, worst error %.3e", bad, worst_sm);
         }
 
         // Q8_0 rows against N = 1, 3, 5 activation rows, K = 32 .. 2560: the int16 definition to float rounding,
