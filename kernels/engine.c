@@ -16,6 +16,9 @@
 #define HEAD_CHUNK 512   // LM-head rows a thread takes at once from its own share
 #define HEAD_STEAL 64    // ... and from another thread's
 
+// Floats in one plane of the KV cache: n_ctx positions rounded up to whole key blocks (kernels/engine_impl.h).
+static size_t kv_plane_floats(const eng_ctx *c, int D) { return (size_t)(c->n_ctx + ENG_KBLK - 1) / ENG_KBLK * ENG_KBLK * (size_t)D; }
+
 void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     CHECK(n_ctx >= 1 && n_batch >= 1, "context of %d positions, batches of %d", n_ctx, n_batch);
     const eng_hparams *hp = &m->hp;
@@ -25,8 +28,9 @@ void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     c->n_batch = n_batch = n_batch < n_ctx ? n_batch : n_ctx;
     c->threads = omp_get_max_threads();
     int C = hp->n_embd, D = hp->head_dim, QD = hp->n_heads * D, KVD = hp->n_kv_heads * D, I = hp->n_ff, half = D / 2;
-    // The KV cache: one allocation, never read before it is written.
-    c->kv = tr_alloc_aligned(sizeof(float) * (size_t)hp->n_layers * 2 * KVD * n_ctx);
+    // The KV cache: one allocation, never read before it is written; planes of whole key blocks.
+    size_t kv_floats = (size_t)hp->n_layers * 2 * hp->n_kv_heads * kv_plane_floats(c, D);
+    c->kv = tr_alloc_aligned(sizeof(float) * kv_floats);
     // RoPE angles exactly as the training graph computes them (float inverse frequencies, float angles).
     c->rope = tr_malloc(sizeof(float) * (size_t)n_ctx * D);
     for (int i = 0; i < half; i++) {
@@ -43,7 +47,7 @@ void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     size_t total = 0;
     for (int i = 0; i < 10; i++) total += (sizes[i] + 15) / 16 * 16;
     c->scratch = tr_alloc_aligned(sizeof(float) * total);
-    c->bytes = sizeof(float) * ((size_t)hp->n_layers * 2 * KVD * n_ctx + (size_t)n_ctx * D + total);
+    c->bytes = sizeof(float) * (kv_floats + (size_t)n_ctx * D + total);
     float *p = c->scratch, **bufs[9] = {&c->x, &c->h, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up, &c->scores};
     for (int i = 0; i < 9; i++) *bufs[i] = p, p += (sizes[i] + 15) / 16 * 16;
     c->isum = (int32_t *)p;
@@ -121,11 +125,10 @@ static void rope_head(const eng_ctx *c, float *x, int N, int heads, int h, int p
     }
 }
 
-// Keys (which 0: transposed, (D, n_ctx)) or values (1: (n_ctx, D)) of layer l, kv head g.
+// Keys (which 0: blocks of ENG_KBLK positions, each (D, ENG_KBLK)) or values (1: (n_ctx, D)) of layer l, kv head g.
 static float *kv_plane(const eng_ctx *c, int l, int which, int g) {
     const eng_hparams *hp = &c->m->hp;
-    size_t plane = (size_t)c->n_ctx * hp->head_dim;
-    return c->kv + (((size_t)l * 2 + which) * hp->n_kv_heads + g) * plane;
+    return c->kv + (((size_t)l * 2 + which) * hp->n_kv_heads + g) * kv_plane_floats(c, hp->head_dim);
 }
 
 // One phase: RoPE on the batch's queries and keys, and its keys and values into the cache; units are the H
@@ -143,8 +146,9 @@ static void rope_cache(fwd *f, int l) {
         rope_head(c, c->k, f->N, Hkv, g, f->p0);
         for (int n = 0; n < f->N; n++) {
             const float *k = c->k + ((size_t)n * Hkv + g) * D;
-            float *kT = kv_plane(c, l, 0, g) + f->p0 + n;
-            for (int d = 0; d < D; d++) kT[(size_t)d * c->n_ctx] = k[d];
+            int t = f->p0 + n;
+            float *kb = kv_plane(c, l, 0, g) + (size_t)(t / ENG_KBLK) * ENG_KBLK * D + t % ENG_KBLK;
+            for (int d = 0; d < D; d++) kb[(size_t)d * ENG_KBLK] = k[d];
             memcpy(kv_plane(c, l, 1, g) + (size_t)(f->p0 + n) * D, c->v + ((size_t)n * Hkv + g) * D, sizeof(float) * D);
         }
     }
@@ -163,7 +167,7 @@ static void attention(fwd *f, int l) {
     eng_cursor cur = {0};
     for (int r, u; eng_team_next(&f->w, &cur, (int[]){f->N * H}, 1, 1, 1, &r, &u) > 0;) {
         int n = u / H, h = u % H, len = f->p0 + n + 1;
-        f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), (size_t)c->n_ctx, len, D, scale);
+        f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), len, D, scale);
         f->ops->softmax(sc, len);
         f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
     }

@@ -25,8 +25,9 @@
 // that matters: the int8 quantizers make the forward chaotic): the same expressions, the same summation
 // orders (q.k and P.V as single FMA chains, like OpenBLAS's sgemm), glibc's expf, and an f32 KV cache (f16
 // alone moved logits by ~2e-2). The cache is one allocation per context: for each layer and kv head, the
-// keys transposed (D, n_ctx) and the values (n_ctx, D); 154 KB per position for the 2B4T shapes (30 layers,
-// 5 kv heads of 128), 629 MB for 4096 positions, touched as positions fill.
+// keys in blocks of 16 positions, each block transposed (D, 16), and the values (n_ctx, D): both fill
+// memory in position order; 154 KB per position for the 2B4T shapes (30 layers, 5 kv heads of 128), 629 MB
+// for 4096 positions, touched as positions fill.
 #ifndef TRIT_KERNELS_ENGINE_H
 #define TRIT_KERNELS_ENGINE_H
 
@@ -88,7 +89,7 @@ const char *eng_act_name(eng_act a);
 typedef struct {
     const eng_model *m;
     int n_ctx, n_batch, n_past;   // n_past: positions filled in the cache
-    float *kv;                    // (L, 2, Hkv) planes: keys (D, n_ctx), values (n_ctx, D)
+    float *kv;                    // (L, 2, Hkv) planes: keys (n_ctx / 16 blocks, D, 16), values (n_ctx, D)
     float *rope;                  // (n_ctx, D/2, 2): cos, sin of pos * theta^(-2i/D)
     float *x, *h, *q, *k, *v, *att, *gate, *up;   // (n_batch, C | C | H*D | Hkv*D | Hkv*D | H*D | I | I)
     float *scores;                // (threads, ld_scores): attention scores, SiLU scratch

@@ -2,7 +2,10 @@
 // every path with the scalar one).
 //
 //   scores  sc[t] = scale * (q . K[t]) for t < n, each dot product one fused multiply-add chain over
-//           d = 0 .. D-1 in order; keys stored transposed, kT (D, ldk): kT[d * ldk + t] = K[t][d]
+//           d = 0 .. D-1 in order; keys in blocks of ENG_KBLK positions, each block transposed (D, ENG_KBLK):
+//           K[t][d] = kb[(t / ENG_KBLK) * ENG_KBLK * D + d * ENG_KBLK + t % ENG_KBLK]. A vector of 16 keys is
+//           one aligned load, and a head's keys up to position n are one contiguous run of memory (a plain
+//           (D, n_ctx) transpose reads D separate rows, which the prefetchers follow poorly).
 //   mix     out[d] = sum over t = 0 .. n-1 in order of p[t] * V[t][d], one fused multiply-add chain per d;
 //           V (n, D) rows
 //   expv    y (n) = expf(x) bit for bit (y may be x): glibc's expf (2.28+: a 32-entry 2^(k/32) table and a
@@ -31,8 +34,10 @@
 #include "kernels/quants.h"
 #include "kernels/ternary.h"
 
+#define ENG_KBLK 16   // positions per block of the key cache
+
 typedef struct {
-    void (*scores)(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale);
+    void (*scores)(float *sc, const float *q, const float *kb, int n, int D, float scale);
     void (*mix)(float *out, const float *p, const float *v, int n, int D);
     void (*expv)(float *y, const float *x, int n);
     void (*softmax)(float *p, int n);

@@ -6,10 +6,11 @@
 #include "kernels/engine_impl.h"
 #include "kernels/vmath.h"
 
-static void scores_scalar(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale) {
+static void scores_scalar(float *sc, const float *q, const float *kb, int n, int D, float scale) {
     for (int t = 0; t < n; t++) {
+        const float *k = kb + (size_t)(t / ENG_KBLK) * ENG_KBLK * D + t % ENG_KBLK;
         float s = 0.0f;
-        for (int d = 0; d < D; d++) s = fmaf(q[d], kT[(size_t)d * ldk + t], s);
+        for (int d = 0; d < D; d++) s = fmaf(q[d], k[(size_t)d * ENG_KBLK], s);
         sc[t] = s * scale;
     }
 }

@@ -3,7 +3,7 @@
 // path's bits.
 //
 // scores: a vector of consecutive keys (16 or 8) per accumulator, one FMA per d with q[d] broadcast against
-// row d of the transposed keys; four accumulators side by side (64 / 32 keys) hide the FMA latency. mix:
+// row d of a key block; four accumulators side by side (64 / 32 keys) hide the FMA latency. mix:
 // up to 8 vectors of the head's output stay in registers while the value rows stream past (column blocks
 // of 128 / 64 / 16 floats for AVX-512, 64 / 8 for AVX2). q8_row: not bit-identical to the scalar path
 // (several accumulators), which does not matter after the LM head: nothing is quantized after it.
@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "kernels/engine_impl.h"
+
+_Static_assert(ENG_KBLK == 16, "the key blocks are one AVX-512 vector (two AVX2 vectors) wide");
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 #define T256 __attribute__((target("avx2,fma,f16c")))
@@ -102,30 +104,29 @@ T512 static void softmax512(float *p, int n) {
     if (tail) _mm512_mask_storeu_ps(p + full, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, p + full), inv));
 }
 
-// sc[t0 .. t0 + 16 NV) (the last vector masked by `last`), NV vectors of keys at once.
-T512 INLINE void scores512_block(float *sc, const float *q, const float *kT, size_t ldk, int t0, int D, float scale, const int NV,
-                                 __mmask16 last) {
+// sc[t0 .. t0 + 16 NV) (the last vector masked by `last`), NV blocks of keys at once (t0 a multiple of 16).
+T512 INLINE void scores512_block(float *sc, const float *q, const float *kb, int t0, int D, float scale, const int NV, __mmask16 last) {
     __m512 acc[4];
+    const float *blk = kb + (size_t)t0 * D;   // block t0 / 16
     #pragma GCC unroll 4
     for (int j = 0; j < NV; j++) acc[j] = _mm512_setzero_ps();
     for (int d = 0; d < D; d++) {
-        const float *row = kT + (size_t)d * ldk + t0;
         __m512 qd = _mm512_set1_ps(q[d]);
         #pragma GCC unroll 4
         for (int j = 0; j < NV; j++) {
             __mmask16 m = j == NV - 1 ? last : 0xffff;
-            acc[j] = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m, row + 16 * j), acc[j]);
+            acc[j] = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m, blk + ((size_t)j * D + d) * 16), acc[j]);
         }
     }
     #pragma GCC unroll 4
     for (int j = 0; j < NV; j++) _mm512_mask_storeu_ps(sc + t0 + 16 * j, j == NV - 1 ? last : 0xffff, _mm512_mul_ps(acc[j], _mm512_set1_ps(scale)));
 }
 
-T512 static void scores512(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale) {
+T512 static void scores512(float *sc, const float *q, const float *kb, int n, int D, float scale) {
     int t = 0;
-    for (; t + 64 <= n; t += 64) scores512_block(sc, q, kT, ldk, t, D, scale, 4, 0xffff);
-    for (; t + 16 <= n; t += 16) scores512_block(sc, q, kT, ldk, t, D, scale, 1, 0xffff);
-    if (t < n) scores512_block(sc, q, kT, ldk, t, D, scale, 1, (__mmask16)((1u << (n - t)) - 1));
+    for (; t + 64 <= n; t += 64) scores512_block(sc, q, kb, t, D, scale, 4, 0xffff);
+    for (; t + 16 <= n; t += 16) scores512_block(sc, q, kb, t, D, scale, 1, 0xffff);
+    if (t < n) scores512_block(sc, q, kb, t, D, scale, 1, (__mmask16)((1u << (n - t)) - 1));
 }
 
 // out (16 DV) = sum_t p[t] * v[t * ldv ..], the accumulators in registers.
@@ -215,27 +216,34 @@ T256 static void expv256(float *y, const float *x, int n) {
     for (; i < n; i++) y[i] = expf(x[i]);
 }
 
-T256 INLINE void scores256_block(float *sc, const float *q, const float *kT, size_t ldk, int t0, int D, float scale, const int NV) {
+// sc[t0 .. t0 + 8 NV), NV vectors of 8 keys (t0 a multiple of 8): vector j is half (t0 + 8j) % 16 / 8 of block
+// (t0 + 8j) / 16.
+T256 INLINE void scores256_block(float *sc, const float *q, const float *kb, int t0, int D, float scale, const int NV) {
     __m256 acc[4];
+    const float *vec[4];
     #pragma GCC unroll 4
-    for (int j = 0; j < NV; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < NV; j++) {
+        int t = t0 + 8 * j;
+        acc[j] = _mm256_setzero_ps();
+        vec[j] = kb + (size_t)(t / 16) * 16 * D + t % 16;
+    }
     for (int d = 0; d < D; d++) {
-        const float *row = kT + (size_t)d * ldk + t0;
         __m256 qd = _mm256_set1_ps(q[d]);
         #pragma GCC unroll 4
-        for (int j = 0; j < NV; j++) acc[j] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(row + 8 * j), acc[j]);
+        for (int j = 0; j < NV; j++) acc[j] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(vec[j] + (size_t)d * 16), acc[j]);
     }
     #pragma GCC unroll 4
     for (int j = 0; j < NV; j++) _mm256_storeu_ps(sc + t0 + 8 * j, _mm256_mul_ps(acc[j], _mm256_set1_ps(scale)));
 }
 
-T256 static void scores256(float *sc, const float *q, const float *kT, size_t ldk, int n, int D, float scale) {
+T256 static void scores256(float *sc, const float *q, const float *kb, int n, int D, float scale) {
     int t = 0;
-    for (; t + 32 <= n; t += 32) scores256_block(sc, q, kT, ldk, t, D, scale, 4);
-    for (; t + 8 <= n; t += 8) scores256_block(sc, q, kT, ldk, t, D, scale, 1);
+    for (; t + 32 <= n; t += 32) scores256_block(sc, q, kb, t, D, scale, 4);
+    for (; t + 8 <= n; t += 8) scores256_block(sc, q, kb, t, D, scale, 1);
     for (; t < n; t++) {   // the last keys one at a time, with the same chain
+        const float *k = kb + (size_t)(t / 16) * 16 * D + t % 16;
         float s = 0.0f;
-        for (int d = 0; d < D; d++) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(q[d]), _mm_set_ss(kT[(size_t)d * ldk + t]), _mm_set_ss(s)));
+        for (int d = 0; d < D; d++) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(q[d]), _mm_set_ss(k[(size_t)d * 16]), _mm_set_ss(s)));
         sc[t] = s * scale;
     }
 }

@@ -21,8 +21,9 @@ int main(void) {
     rng r;
     rng_seed(&r, 11);
     const int Ds[] = {8, 16, 40, 64, 80, 128, 192, 256}, ns[] = {1, 7, 16, 33, 64, 100, 257};
-    const int ldk = 300;
+    const int ldk = 304;   // key positions (whole blocks of ENG_KBLK)
     float *q = malloc(sizeof(float) * 256), *kT = malloc(sizeof(float) * 256 * ldk), *v = malloc(sizeof(float) * 300 * 256);
+    float *kb = malloc(sizeof(float) * 256 * ldk);
     float *p = malloc(sizeof(float) * 300), *want = malloc(sizeof(float) * 300), *got = malloc(sizeof(float) * 300);
     fill(q, 256, &r), fill(kT, (size_t)256 * ldk, &r), fill(v, (size_t)300 * 256, &r);
     for (int i = 0; i < 300; i++) p[i] = rng_uniform(&r);
@@ -35,9 +36,11 @@ int main(void) {
             for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++) {
                 int D = Ds[a], n = ns[b];
                 cases++;
-                eng_ops_scalar.scores(want, q, kT, (size_t)ldk, n, D, 0.125f);
+                for (int t = 0; t < ldk; t++)   // the keys kT (D, ldk) in the cache's blocked layout, written out here
+                    for (int d = 0; d < D; d++) kb[(size_t)(t / ENG_KBLK) * ENG_KBLK * D + (size_t)d * ENG_KBLK + t % ENG_KBLK] = kT[(size_t)d * ldk + t];
+                eng_ops_scalar.scores(want, q, kb, n, D, 0.125f);
                 for (int t = 0; t < 300; t++) got[t] = -1.0f;
-                ops->scores(got, q, kT, (size_t)ldk, n, D, 0.125f);
+                ops->scores(got, q, kb, n, D, 0.125f);
                 bad_s += memcmp(got, want, sizeof(float) * n) != 0 || got[n] != -1.0f;   // nothing written past n
                 for (int t = 0; t < n; t++) {   // the scalar path against doubles
                     double s = 0, m = 0;
@@ -146,6 +149,6 @@ int main(void) {
                  worst_f);
         t_check(worst_f < 1e-4, name, "worst error %.3e", worst_f);
     }
-    free(q), free(kT), free(v), free(p), free(want), free(got);
+    free(q), free(kT), free(kb), free(v), free(p), free(want), free(got);
     return t_done();
 }
