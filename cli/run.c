@@ -53,7 +53,8 @@ static const char *bench_usage =
     "peak_rss_mb, load_s, the bytes of weights one decoded token reads (decode_bytes_per_token), the speed\n"
     "at which this process streams those same bytes with T threads just before and after each repetition\n"
     "(read_gb_per_s: the bandwidth bound), and decode_of_bandwidth = bytes per token * decode tokens/s /\n"
-    "read_gb_per_s of the same repetition.\n"
+    "read_gb_per_s of the same repetition. decode_kv_bytes_per_token: the cached keys and values a decoded\n"
+    "token reads on average besides the weights (not in the bound).\n"
     "  --prompt-tokens P      default 128\n"
     "  --gen-tokens G         default 128\n"
     "  --threads T            OpenMP threads (default: all cores)\n"
@@ -400,6 +401,8 @@ static int bench(const char *path, int P, int G, int reps, int threads, tr_err *
     double *tp = tr_malloc(sizeof(double) * (size_t)reps), *td = tr_malloc(sizeof(double) * (size_t)reps);
     double *bw = tr_malloc(sizeof(double) * (size_t)reps), *eff = tr_malloc(sizeof(double) * (size_t)reps);
     double bytes = (double)eng_decode_bytes(&m), rss_mb = 0;
+    // the f32 keys and values a decoded token reads besides the weights, on average over positions P+1 .. P+G
+    double kv_bytes = 2.0 * sizeof(float) * m.hp.n_layers * m.hp.n_kv_heads * m.hp.head_dim * (P + (G + 1) / 2.0);
     for (int rep = -1; rep < reps && !rc; rep++) {   // rep -1: warm-up (page faults, caches)
         // the bandwidth bound, read just before and after each repetition: on shared machines it moves
         double bw0 = rep >= 0 ? eng_read_bandwidth(&m, 1) : 0;
@@ -431,10 +434,11 @@ static int bench(const char *path, int P, int G, int reps, int threads, tr_err *
         const char *slash = strrchr(path, '/');
         printf("{\"bench\": \"run\", \"impl\": \"trit\", \"model\": \"%s\", \"linears\": \"%s\", \"head\": \"%s\", \"isa\": \"%s\", \"threads\": %d, "
                "\"prompt_tokens\": %d, \"gen_tokens\": %d, \"reps\": %d, \"load_s\": %.2f, \"prefill_tokens_per_s\": %.2f, "
-               "\"decode_tokens_per_s\": %.2f, \"peak_rss_mb\": %.0f, \"decode_bytes_per_token\": %.0f, \"decode_gb_per_s\": %.2f, "
+               "\"decode_tokens_per_s\": %.2f, \"peak_rss_mb\": %.0f, \"decode_bytes_per_token\": %.0f, \"decode_kv_bytes_per_token\": %.0f, "
+               "\"decode_gb_per_s\": %.2f, "
                "\"read_gb_per_s\": %.2f, \"decode_of_bandwidth\": %.3f}\n",
                slash ? slash + 1 : path, gguf_type_name(m.linear_type), gguf_type_name(m.head->type), tk_isa_name(m.isa), threads, P, G, reps,
-               m.load_s, tp[reps / 2], dec, rss_mb, bytes, dec_gbs, bw[reps / 2], eff[reps / 2]);
+               m.load_s, tp[reps / 2], dec, rss_mb, bytes, kv_bytes, dec_gbs, bw[reps / 2], eff[reps / 2]);
     }
     free(tp), free(td), free(bw), free(eff), free(ids), free(logits);
     eng_ctx_free(&c);

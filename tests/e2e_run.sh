@@ -117,13 +117,16 @@ EOF
 fi
 
 # ---- bench-run ----
-$TRIT bench-run $M --prompt-tokens 16 --gen-tokens 8 --reps 1 >"$tmp/bench" 2>"$tmp/stderr"; rc=$?
-/usr/bin/python3 - "$tmp/bench" <<'PY' >/dev/null 2>&1
+$TRIT bench-run $M --prompt-tokens 16 --gen-tokens 8 --reps 1 >"$tmp/bench" 2>"$tmp/stderr" &&
+  $TRIT bench-run $M --prompt-tokens 40 --gen-tokens 8 --reps 1 >"$tmp/bench40" 2>>"$tmp/stderr"; rc=$?
+/usr/bin/python3 - "$tmp/bench" "$tmp/bench40" <<'PY' >/dev/null 2>&1
 import json, sys
-d = json.loads(open(sys.argv[1]).read())
+d, d40 = (json.loads(open(f).read()) for f in sys.argv[1:3])
 for k in ("prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_mb", "decode_bytes_per_token", "read_gb_per_s", "decode_of_bandwidth"):
     assert d[k] > 0, k
 assert d["impl"] == "trit" and d["linears"] == "TQ2_0" and d["prompt_tokens"] == 16
+# the cached keys and values a decoded token reads: on average 16 + 4.5 positions, then 40 + 4.5
+assert d["decode_kv_bytes_per_token"] > 0 and abs(d40["decode_kv_bytes_per_token"] / d["decode_kv_bytes_per_token"] - 44.5 / 20.5) < 1e-6
 PY
 check "bench-run: one JSON line with the speeds, RSS, bytes per token and bandwidth" $(( rc != 0 || $? != 0 )) "rc $rc: $(cat "$tmp/bench" "$tmp/stderr")"
 
