@@ -80,8 +80,9 @@ int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, in
 void eng_team_end_phase(eng_worker *w);            // the next phase, after the barrier
 // The work sharing of the products, the LM head and attention: nr ranges of units (range i: units[i],
 // nr <= ENG_TEAM_SLOTS), each split into one contiguous share per thread (share o of range i is slot
-// i * nt + o). A thread first takes pieces of up to `chunk` units from the front of its own share of every
-// range (a long sequential read), then pieces of up to `steal` from the back of the other threads' shares,
+// i * nt + o). A thread first takes pieces of up to `chunk` units, and at most half of what is left, from the
+// front of its own share of every range (a long sequential read whose last pieces are short, so a thread
+// done early steals rather than waits), then pieces of up to `steal` from the back of the other threads' shares,
 // nearest thread first. Each call returns the next piece's size (0: nothing is left for this thread), its
 // range in *range and its first unit in *start. cur starts zeroed, one per phase.
 typedef struct {

@@ -64,10 +64,14 @@ void eng_team_sync(eng_worker *w) {
     atomic_fetch_sub(&t->sleepers, 1);
 }
 
-int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, int *start) {
+static _Atomic uint64_t *slot_word(eng_worker *w, int slot) {
     CHECK(w->ph < w->team->max_phases && slot < w->team->slots, "engine team: phase %d of %d, slot %d of %d", w->ph, w->team->max_phases, slot,
           w->team->slots);
-    return tr_claim(&w->team->work[(size_t)w->ph * w->team->slots + slot], len, want, from_back, start);
+    return &w->team->work[(size_t)w->ph * w->team->slots + slot];
+}
+
+int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, int *start) {
+    return tr_claim(slot_word(w, slot), len, want, from_back, start);
 }
 
 int eng_team_next(eng_worker *w, eng_cursor *cur, const int *units, int nr, int chunk, int steal, int *range, int *start) {
@@ -75,7 +79,10 @@ int eng_team_next(eng_worker *w, eng_cursor *cur, const int *units, int nr, int 
     for (; cur->pass < nt; cur->pass++, cur->i = 0)
         for (; cur->i < nr; cur->i++) {
             int o = (w->tid + cur->pass) % nt, a = (int)((long)units[cur->i] * o / nt), len = (int)((long)units[cur->i] * (o + 1) / nt) - a, s;
-            int k = eng_team_claim(w, cur->i * nt + o, len, cur->pass ? steal : chunk, cur->pass > 0, &s);
+            // own share: pieces of up to `chunk`, at most half of what is left (the last ones short, so that a
+            // thread done early steals instead of waiting on them); others' shares: `steal` from the back
+            _Atomic uint64_t *word = slot_word(w, cur->i * nt + o);
+            int k = cur->pass ? tr_claim(word, len, steal, 1, &s) : tr_claim_part(word, len, chunk, 2, 0, &s);
             if (k > 0) {
                 *range = cur->i, *start = a + s;
                 return k;
