@@ -52,6 +52,7 @@ double opt_grad_norm(const float *grad, size_t n) {
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * NORM_BLOCK, hi = lo + NORM_BLOCK < n ? lo + NORM_BLOCK : n;
         double s = 0;
+        #pragma omp simd reduction(+ : s)   // vector lanes: a fixed order for a given build, whatever the threads
         for (size_t i = lo; i < hi; i++) s += (double)grad[i] * grad[i];
         part[b] = s;
     }
@@ -80,7 +81,7 @@ void opt_step(opt_adamw *o, float *data, const float *grad, float grad_scale, do
         const opt_segment *sg = &o->segs[s];
         const float keep = sg->decay ? (float)(1.0 - lr * weight_decay) : 1.0f;
         const size_t lo = sg->offset, hi = sg->offset + sg->n;
-        #pragma omp for schedule(static) nowait
+        #pragma omp for simd schedule(static) nowait
         for (size_t i = lo; i < hi; i++) {
             float g = grad[i] * grad_scale;
             float p = data[i] * keep;
