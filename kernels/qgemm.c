@@ -80,24 +80,40 @@ static void pack_reserve(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
 void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset) {
     pack_reserve(p, mem, QG_U8S8, K, N);
     int G = p->groups, full = K / 4;
+    // A panel at a time: each group's 64 lanes are written in one contiguous run (the rows' 4-byte words read
+    // across the panel's rows, whose lines stay in L1 for 16 groups), rather than a row at a time with every
+    // store on another line.
     #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
-    for (int j = 0; j < N; j++) {
-        const int8_t *row = w + (size_t)j * ldw;
-        int32_t sum = 0, big = 0;
-        #pragma omp simd reduction(+ : sum) reduction(| : big)
-        for (int k = 0; k < K; k++) {
-            sum += row[k];
-            big |= row[k] < -64 || row[k] > 64;
+    for (int pn = 0; pn < p->panels; pn++) {
+        int j0 = pn * QG_NR, nj = N - j0 < QG_NR ? N - j0 : QG_NR;
+        for (int j = j0; j < j0 + nj; j++) {
+            const int8_t *row = w + (size_t)j * ldw;
+            int32_t sum = 0, big = 0;
+            #pragma omp simd reduction(+ : sum) reduction(| : big)
+            for (int k = 0; k < K; k++) {
+                sum += row[k];
+                big |= row[k] < -64 || row[k] > 64;
+            }
+            CHECK(!big, "qgemm: packed u8 x s8 weights must lie in [-64, 64] (row %d)", j);
+            p->colcorr[j] = offset * sum;
         }
-        CHECK(!big, "qgemm: packed u8 x s8 weights must lie in [-64, 64] (row %d)", j);
-        p->colcorr[j] = offset * sum;
-        int32_t *lane = p->lanes + (size_t)(j / QG_NR) * G * QG_NR + j % QG_NR;
-        for (int g = 0; g < full; g++) memcpy(&lane[(size_t)g * QG_NR], row + 4 * g, 4);
-        if (full < G) {   // the last, partial group: zero padded
-            int8_t b[4] = {0, 0, 0, 0};
-            memcpy(b, row + 4 * full, (size_t)(K - 4 * full));
-            memcpy(&lane[(size_t)full * QG_NR], b, 4);
+        int32_t *lanes = p->lanes + (size_t)pn * G * QG_NR;
+        const int8_t *rows = w + (size_t)j0 * ldw;
+        for (int g = 0; g < full; g++) {
+            int32_t *restrict dst = lanes + (size_t)g * QG_NR;
+            #pragma omp simd
+            for (int jj = 0; jj < nj; jj++) {
+                int32_t v;
+                memcpy(&v, rows + (size_t)jj * ldw + 4 * g, 4);
+                dst[jj] = v;
+            }
         }
+        if (full < G)   // the last, partial group: zero padded
+            for (int jj = 0; jj < nj; jj++) {
+                int8_t b[4] = {0, 0, 0, 0};
+                memcpy(b, rows + (size_t)jj * ldw + 4 * full, (size_t)(K - 4 * full));
+                memcpy(&lanes[(size_t)full * QG_NR + jj], b, 4);
+            }
     }
 }
 
