@@ -95,6 +95,7 @@ void bn_model_free(bn_model *m) {
     free(m->params);
     free(m->data);
     free(m->grad);
+    free(m->fresh);
     free(m->layers);
     memset(m, 0, sizeof(*m));
 }
@@ -117,9 +118,17 @@ const bn_param *bn_model_find(const bn_model *m, const char *name) {
 
 void bn_model_zero_grad(bn_model *m) {
     if (!m->grad) return;
-    size_t n = m->n_floats, chunk = 16384;
-    #pragma omp parallel for if (n > 4 * chunk)
-    for (size_t i = 0; i < n; i += chunk) memset(m->grad + i, 0, sizeof(float) * (n - i < chunk ? n - i : chunk));
+    if (!m->fresh) m->fresh = tr_malloc((size_t)m->n_params);
+    memset(m->fresh, 1, (size_t)m->n_params);
+}
+
+float *bn_model_grad_ready(bn_model *m) {
+    for (int i = 0; m->grad && m->fresh && i < m->n_params; i++)
+        if (m->fresh[i]) {
+            memset(m->grad + m->params[i].offset, 0, sizeof(float) * m->params[i].n);
+            m->fresh[i] = 0;
+        }
+    return m->grad;
 }
 
 // ---- forward ----
@@ -127,7 +136,10 @@ void bn_model_zero_grad(bn_model *m) {
 static ag_tensor *wrap_param(ag_ctx *ctx, const bn_model *m, const float *ptr, int d0, int d1, int trainable) {
     int shape[2] = {d0, d1};
     float *grad = (m->grad && trainable) ? m->grad + (ptr - m->data) : NULL;
-    return ag_wrap(ctx, (float *)ptr, grad, d1 ? 2 : 1, shape);
+    ag_tensor *t = ag_wrap(ctx, (float *)ptr, grad, d1 ? 2 : 1, shape);
+    for (int i = 0; grad && m->fresh && i < m->n_params; i++)   // the step's first write overwrites (bn_model_zero_grad)
+        if (m->data + m->params[i].offset == ptr) t->fresh = &m->fresh[i];
+    return t;
 }
 
 // One BitLinear projection of layer l on xq (the int8 copy of x (N, in)), plus LoRA on x.

@@ -42,6 +42,7 @@ typedef struct {
     size_t n_floats;
     float *data;            // (n_floats) all parameters
     float *grad;            // (n_floats) or NULL
+    unsigned char *fresh;   // (n_params) after bn_model_zero_grad: 1 until the parameter's first gradient write
     int ternary;            // linears hold stored ternary values (from a packed checkpoint)
     float *embed;           // (V, C)
     float *final_norm;      // (C)
@@ -57,7 +58,13 @@ void bn_model_init_weights(bn_model *m, unsigned long long seed, float std);
 // (out, in) of projection `which` (BN_Q ... BN_DOWN).
 void bn_linear_shape(const bn_config *c, int which, int *out, int *in);
 const bn_param *bn_model_find(const bn_model *m, const char *name);
+// Starts a step's gradients without touching the slab: each parameter's first backward contribution then
+// overwrites its gradient, later ones accumulate (gradient accumulation over micro-batches works as before).
+// bn_model_grad_ready must come after the backward passes and before anything reads m->grad: it zeroes the
+// gradients of parameters that received nothing, and returns m->grad. (Without bn_model_zero_grad the slab
+// simply accumulates, as the gradient checks and `trit grad` use it.)
 void bn_model_zero_grad(bn_model *m);
+float *bn_model_grad_ready(bn_model *m);
 
 struct bn_lora;
 // Logits (B, T, V) for ids (B*T); ids must stay valid until backward.

@@ -26,7 +26,7 @@ static step_out step(bn_model *m, const int *ids, const int *labels, int B, int 
     ag_tensor *loss = ag_cross_entropy(&ctx, ag_view(&ctx, logits, 2, s2), labels, -100);
     ag_backward(&ctx, loss);
     step_out o = {loss->data[0], malloc(sizeof(float) * m->n_floats)};
-    memcpy(o.grad, m->grad, sizeof(float) * m->n_floats);
+    memcpy(o.grad, bn_model_grad_ready(m), sizeof(float) * m->n_floats);
     ag_free(&ctx);
     return o;
 }
@@ -59,6 +59,55 @@ int main(void) {
         free(a.grad), free(b.grad);
     }
     omp_set_num_threads(max_threads);
+
+    // bn_model_zero_grad leaves the slab alone and the first contributions overwrite it: the same gradients as
+    // accumulating into a zeroed slab (no zero_grad: the slab only accumulates), whatever the slab held
+    bn_model acc;
+    bn_model_init(&acc, &c, 1);
+    memcpy(acc.data, m.data, sizeof(float) * m.n_floats);
+    {
+        ag_ctx ctx;
+        ag_init(&ctx, 1 << 20);
+        ag_tensor *logits = bn_forward(&ctx, &acc, NULL, ids, B, T);
+        int s2[2] = {B * T, c.vocab_size};
+        ag_backward(&ctx, ag_cross_entropy(&ctx, ag_view(&ctx, logits, 2, s2), labels, -100));
+        ag_free(&ctx);
+    }
+    for (size_t i = 0; i < m.n_floats; i++) m.grad[i] = (float)i;   // garbage from an earlier step
+    step_out fw = step(&m, ids, labels, B, T, max_threads);
+    int differ = 0;
+    for (size_t i = 0; i < m.n_floats; i++) differ += fw.grad[i] != acc.grad[i];
+    t_check(!differ, "first writes after zero_grad = accumulating into zeros (over a slab of garbage)", "%d of %zu gradients differ", differ,
+            m.n_floats);
+    // micro-batches: zero_grad once, two backward passes: the same sums as two passes into a zeroed slab
+    {
+        ag_ctx ctx;
+        ag_init(&ctx, 1 << 20);
+        ag_tensor *logits = bn_forward(&ctx, &acc, NULL, ids, B, T);   // acc's second pass
+        int s2[2] = {B * T, c.vocab_size};
+        ag_backward(&ctx, ag_cross_entropy(&ctx, ag_view(&ctx, logits, 2, s2), labels, -100));
+        bn_model_zero_grad(&m);
+        for (int pass = 0; pass < 2; pass++) {
+            ag_reset(&ctx);
+            ag_tensor *logits = bn_forward(&ctx, &m, NULL, ids, B, T);
+            int s2[2] = {B * T, c.vocab_size};
+            ag_backward(&ctx, ag_cross_entropy(&ctx, ag_view(&ctx, logits, 2, s2), labels, -100));
+        }
+        const float *g = bn_model_grad_ready(&m);
+        differ = 0;
+        for (size_t i = 0; i < m.n_floats; i++) differ += g[i] != acc.grad[i];
+        t_check(!differ, "two backward passes after one zero_grad accumulate as into a zeroed slab", "%d gradients differ", differ);
+        ag_free(&ctx);
+    }
+    // a parameter that gets no contribution reads as zero, not as the slab's old contents
+    for (size_t i = 0; i < m.n_floats; i++) m.grad[i] = 1.0f;
+    bn_model_zero_grad(&m);
+    const float *g = bn_model_grad_ready(&m);
+    differ = 0;
+    for (size_t i = 0; i < m.n_floats; i++) differ += g[i] != 0.0f;
+    t_check(!differ, "zero_grad then no backward: every gradient reads 0", "%d nonzero", differ);
+    free(fw.grad);
+    bn_model_free(&acc);
     free(ref.grad);
     bn_model_free(&m);
     return t_done();

@@ -238,7 +238,7 @@ static double train_step(trainer *t, double *grad_norm, double *lr) {
         ag_backward_seed(&t->ctx, l, &seed_grad);
         loss += l->data[0];
     }
-    *grad_norm = opt_grad_norm(t->m.grad, t->m.n_floats);
+    *grad_norm = opt_grad_norm(bn_model_grad_ready(&t->m), t->m.n_floats);
     *lr = sched_lr(&c->sched, t->st.step);
     opt_step(&t->opt, t->m.data, t->m.grad, opt_clip_scale(*grad_norm, c->clip), *lr, sched_wd(&c->sched, t->st.step));
     t->st.step++;
