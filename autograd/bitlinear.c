@@ -52,20 +52,39 @@ ag_tensor *ag_act_quant(ag_ctx *ctx, ag_tensor *x) {
     return y;
 }
 
-float ag_ternarize(int8_t *restrict t, const float *restrict w, size_t n, int w_is_ternary) {
+// ag_ternarize in two steps: the multiplier s of the codes (1 / mean|w|; unused for stored ternary weights)
+// and the scale *sw; then the codes of any part of w.
+static float ternary_mult(const float *w, size_t n, int w_is_ternary, float *sw) {
     if (w_is_ternary) {
         float mx = 0.0f;
         #pragma omp parallel for simd reduction(max : mx) if (n >= 8192)
         for (size_t i = 0; i < n; i++) mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
-        #pragma omp parallel for simd if (n >= 8192)
-        for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] > 0) - (w[i] < 0));
-        return mx > 0 ? mx : 1e-5f;
+        *sw = mx > 0 ? mx : 1e-5f;
+        return 1.0f;
     }
     float s = 1.0f / ag_absmean(w, n);
+    *sw = 1.0f / s;
+    return s;
+}
+
+static void ternary_codes(int8_t *restrict t, const float *restrict w, size_t n, float s, int w_is_ternary) {
+    if (w_is_ternary) {
+        #pragma omp simd
+        for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] > 0) - (w[i] < 0));
+        return;
+    }
     // clamp(round_half_even(v), -1, 1) is 1 exactly when v > 0.5 and -1 when v < -0.5.
-    #pragma omp parallel for simd if (n >= 8192)
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] * s > 0.5f) - (w[i] * s < -0.5f));
-    return 1.0f / s;
+}
+
+#define TERN_CHUNK 65536
+
+float ag_ternarize(int8_t *t, const float *w, size_t n, int w_is_ternary) {
+    float sw, s = ternary_mult(w, n, w_is_ternary, &sw);
+    #pragma omp parallel for if (n >= 8192)
+    for (size_t i = 0; i < n; i += TERN_CHUNK) ternary_codes(t + i, w + i, n - i < TERN_CHUNK ? n - i : TERN_CHUNK, s, w_is_ternary);
+    return sw;
 }
 
 ag_tensor *ag_weight_quant(ag_ctx *ctx, ag_tensor *w) {
@@ -124,9 +143,9 @@ ag_qact *ag_quant_act(ag_ctx *ctx, ag_tensor *x) {
 
 typedef struct {
     const ag_qact *x;
-    int8_t *t;    // (M, K) ternary codes of the weight
-    float sw;     // its scale
-    arena *mem;   // the step's arena, for the backward's scratch
+    qg_packed tp;   // the weight's ternary codes (M, K) as int16 row pairs, for dX (lanes NULL: no dX wanted)
+    float sw;       // its scale
+    arena *mem;     // the step's arena, for the backward's scratch
 } bl_saved;
 
 // dW's gradients use +-16383: 511 pairs of 16383 * 128 products stay below 2^31, so DW_CHUNK tokens make
@@ -199,7 +218,6 @@ static void prep_dy(int16_t *d16, int ldd, float *d_inv, uint32_t *P, float *w_i
 typedef struct {
     int16_t *d16;      // (N, Mp) rows of dY in int16, for dX
     float *d_inv;      // (N)
-    void *t_pack;      // packed ternary codes (M, K) as int16 pairs
     uint32_t *pairs;   // ((N + 1) / 2, M) columns of dY / s in int16, row pairs, for dW
     float *w_inv;      // (M)
     float *part;       // (threads, M) per-thread column maxima
@@ -247,7 +265,7 @@ static void bitlinear_backward(const ag_node *nd) {
     if (dx) {
         b.d16 = arena_alloc(mem, sizeof(int16_t) * (size_t)N * Mp);
         b.d_inv = arena_alloc(mem, sizeof(float) * (size_t)N);
-        b.t_pack = arena_alloc(mem, qg_pack_bytes(QG_S16, M, K));
+        CHECK(s->tp.lanes, "bitlinear: dX is wanted but the forward packed no codes for it");
     }
     if (dw) {
         b.pairs = arena_alloc(mem, sizeof(uint32_t) * (size_t)M * ((N + 1) / 2));
@@ -263,8 +281,7 @@ static void bitlinear_backward(const ag_node *nd) {
         }
     }
     prep_dy(b.d16, Mp, b.d_inv, b.pairs, b.w_inv, b.part, y->grad, N, M, xa->inv_s, nt);
-    qg_packed tp = {0};
-    if (dx) qg_pack_s8_pairs(&tp, b.t_pack, s->t, M, K, K);
+    const qg_packed *tp = &s->tp;
     // Side by side only pays for small products: a large GEMM splits well across threads on its own, and two
     // large ones at once compete for memory bandwidth.
     if (dx && dw && nt >= 2 && !omp_in_parallel() && (double)N * M * K < 1e8) {
@@ -280,13 +297,13 @@ static void bitlinear_backward(const ag_node *nd) {
             if (me == 1) backward_dw(s, &b, dw, w_acc, M);
             for (int blk; tr_claim(&blocks, nblk, 1, me, &blk) > 0;) {
                 int r0 = blk * DX_BLOCK;
-                backward_dx(s, &b, &tp, dx, dx_acc, M, r0, N - r0 < DX_BLOCK ? N - r0 : DX_BLOCK);
+                backward_dx(s, &b, tp, dx, dx_acc, M, r0, N - r0 < DX_BLOCK ? N - r0 : DX_BLOCK);
             }
         }
         if (nt > 2 && levels < 2) omp_set_max_active_levels(levels);
         return;
     }
-    if (dx) backward_dx(s, &b, &tp, dx, dx_acc, M, 0, N);
+    if (dx) backward_dx(s, &b, tp, dx, dx_acc, M, 0, N);
     if (dw) backward_dw(s, &b, dw, w_acc, M);
 }
 
@@ -296,16 +313,29 @@ ag_tensor *ag_bitlinear(ag_ctx *ctx, const ag_qact *x, ag_tensor *w, int w_is_te
     int N = x->N, K = x->K, M = w->shape[0];
     CHECK(M < 65536, "bitlinear: %d output features: the 16-bit backward needs fewer than 65536", M);
     bl_saved *s = arena_alloc(&ctx->mem, sizeof(bl_saved));
+    memset(s, 0, sizeof(*s));
     s->x = x;
     s->mem = &ctx->mem;
-    s->t = arena_alloc(&ctx->mem, (size_t)M * K + 1);
-    s->sw = ag_ternarize(s->t, w->data, (size_t)M * K, w_is_ternary);
+    int need = ag_needs_grad(ctx, x->x, w);
+    // The codes, a block of QG_NR rows at a time (in a thread's cache), packed for the forward product and,
+    // when dX will be wanted, as int16 row pairs for the backward's: the codes themselves are never stored.
+    float sw, mult = ternary_mult(w->data, (size_t)M * K, w_is_ternary, &sw);
+    s->sw = sw;
     qg_packed p = {0};
-    qg_pack_s8_rows(&p, arena_alloc(&ctx->mem, qg_pack_bytes(QG_U8S8, K, M)), s->t, M, K, K, 128);
+    qg_pack_begin(&p, arena_alloc(&ctx->mem, qg_pack_bytes(QG_U8S8, K, M)), QG_U8S8, K, M);
+    if (need && x->x->grad) qg_pack_begin(&s->tp, arena_alloc(&ctx->mem, qg_pack_bytes(QG_S16, M, K)), QG_S16, M, K);
+    int8_t *codes = arena_alloc(&ctx->mem, (size_t)omp_get_max_threads() * QG_NR * K);
+    #pragma omp parallel for schedule(static) if ((size_t)M * K >= 8192)
+    for (int j0 = 0; j0 < M; j0 += QG_NR) {
+        int nj = M - j0 < QG_NR ? M - j0 : QG_NR;
+        int8_t *t = codes + (size_t)omp_get_thread_num() * QG_NR * K;
+        ternary_codes(t, w->data + (size_t)j0 * K, (size_t)nj * K, mult, w_is_ternary);
+        qg_pack_s8_rows_part(&p, t, j0, nj, K, 128);
+        if (s->tp.lanes) qg_pack_s8_pairs_part(&s->tp, t, j0, nj, K);
+    }
     int shape[AG_MAX_DIMS];
     memcpy(shape, x->x->shape, sizeof(shape));
     shape[x->x->ndim - 1] = M;
-    int need = ag_needs_grad(ctx, x->x, w);
     ag_tensor *y = ag_new(ctx, x->x->ndim, shape, need);
     qg_gemm(y->data, M, x->qu, x->Kp, &p, N, x->inv_s, s->sw, 0);
     if (need) {

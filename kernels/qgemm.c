@@ -77,39 +77,40 @@ static void pack_reserve(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
     memset(p->colcorr, 0, sizeof(int32_t) * (size_t)p->panels * QG_NR);
 }
 
-void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset) {
-    pack_reserve(p, mem, QG_U8S8, K, N);
-    int G = p->groups, full = K / 4;
-    // A panel at a time: each group's 64 lanes are written in one contiguous run (the rows' 4-byte words read
+void qg_pack_begin(qg_packed *p, void *mem, qg_kind kind, int K, int N) { pack_reserve(p, mem, kind, K, N); }
+
+void qg_pack_s8_rows_part(const qg_packed *p, const int8_t *w, int j0, int nj, int ldw, int offset) {
+    CHECK(p->kind == QG_U8S8 && j0 % QG_NR == 0 && j0 + nj <= p->N, "qgemm: rows [%d, %d) of %d to pack", j0, j0 + nj, p->N);
+    int G = p->groups, K = p->K, full = K / 4;
+    for (int j = j0; j < j0 + nj; j++) {
+        const int8_t *row = w + (size_t)(j - j0) * ldw;
+        int32_t sum = 0, big = 0;
+        #pragma omp simd reduction(+ : sum) reduction(| : big)
+        for (int k = 0; k < K; k++) {
+            sum += row[k];
+            big |= row[k] < -64 || row[k] > 64;
+        }
+        CHECK(!big, "qgemm: packed u8 x s8 weights must lie in [-64, 64] (row %d)", j);
+        p->colcorr[j] = offset * sum;
+    }
+    // A panel at a time: each group's lanes are written in one contiguous run (the rows' 4-byte words read
     // across the panel's rows, whose lines stay in L1 for 16 groups), rather than a row at a time with every
     // store on another line.
-    #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
-    for (int pn = 0; pn < p->panels; pn++) {
-        int j0 = pn * QG_NR, nj = N - j0 < QG_NR ? N - j0 : QG_NR;
-        for (int j = j0; j < j0 + nj; j++) {
-            const int8_t *row = w + (size_t)j * ldw;
-            int32_t sum = 0, big = 0;
-            #pragma omp simd reduction(+ : sum) reduction(| : big)
-            for (int k = 0; k < K; k++) {
-                sum += row[k];
-                big |= row[k] < -64 || row[k] > 64;
-            }
-            CHECK(!big, "qgemm: packed u8 x s8 weights must lie in [-64, 64] (row %d)", j);
-            p->colcorr[j] = offset * sum;
-        }
-        int32_t *lanes = p->lanes + (size_t)pn * G * QG_NR;
-        const int8_t *rows = w + (size_t)j0 * ldw;
+    for (int pj = j0; pj < j0 + nj; pj += QG_NR) {
+        int n = j0 + nj - pj < QG_NR ? j0 + nj - pj : QG_NR;
+        int32_t *lanes = p->lanes + (size_t)(pj / QG_NR) * G * QG_NR;
+        const int8_t *rows = w + (size_t)(pj - j0) * ldw;
         for (int g = 0; g < full; g++) {
             int32_t *restrict dst = lanes + (size_t)g * QG_NR;
             #pragma omp simd
-            for (int jj = 0; jj < nj; jj++) {
+            for (int jj = 0; jj < n; jj++) {
                 int32_t v;
                 memcpy(&v, rows + (size_t)jj * ldw + 4 * g, 4);
                 dst[jj] = v;
             }
         }
         if (full < G)   // the last, partial group: zero padded
-            for (int jj = 0; jj < nj; jj++) {
+            for (int jj = 0; jj < n; jj++) {
                 int8_t b[4] = {0, 0, 0, 0};
                 memcpy(b, rows + (size_t)jj * ldw + 4 * full, (size_t)(K - 4 * full));
                 memcpy(&lanes[(size_t)full * QG_NR + jj], b, 4);
@@ -117,12 +118,20 @@ void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int
     }
 }
 
-void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, int lds) {
-    pack_reserve(p, mem, QG_S16, K, N);
-    int G = p->groups;
+void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset) {
+    pack_reserve(p, mem, QG_U8S8, K, N);
     #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
-    for (int g = 0; g < G; g++) {
-        const int8_t *r0 = s + (size_t)(2 * g) * lds, *r1 = 2 * g + 1 < K ? r0 + lds : NULL;
+    for (int pn = 0; pn < p->panels; pn++) {
+        int j0 = pn * QG_NR;
+        qg_pack_s8_rows_part(p, w + (size_t)j0 * ldw, j0, N - j0 < QG_NR ? N - j0 : QG_NR, ldw, offset);
+    }
+}
+
+void qg_pack_s8_pairs_part(const qg_packed *p, const int8_t *s, int k0, int nk, int lds) {
+    CHECK(p->kind == QG_S16 && k0 % 2 == 0 && k0 + nk <= p->K, "qgemm: rows [%d, %d) of %d to pack", k0, k0 + nk, p->K);
+    int G = p->groups, N = p->N;
+    for (int g = k0 / 2; 2 * g < k0 + nk; g++) {
+        const int8_t *r0 = s + (size_t)(2 * g - k0) * lds, *r1 = 2 * g + 1 < k0 + nk ? r0 + lds : NULL;
         for (int pn = 0; pn < p->panels; pn++) {
             uint32_t *restrict out = (uint32_t *)p->lanes + ((size_t)pn * G + g) * QG_NR;
             int j0 = pn * QG_NR, n = N - j0 < QG_NR ? N - j0 : QG_NR;
@@ -136,6 +145,12 @@ void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, in
             }
         }
     }
+}
+
+void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, int lds) {
+    pack_reserve(p, mem, QG_S16, K, N);
+    #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
+    for (int g = 0; g < p->groups; g++) qg_pack_s8_pairs_part(p, s + (size_t)(2 * g) * lds, 2 * g, 2 * g + 1 < K ? 2 : 1, lds);
 }
 
 // ---- scalar reference ----

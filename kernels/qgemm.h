@@ -52,6 +52,13 @@ void qg_packed_free(qg_packed *p);   // frees an owned buffer; accepts NULL or z
 void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset);
 // B (K, N) = S (K, N) int8 row-major (lds per row), widened to 16 bits: lane (g, j) = (S[2g][j], S[2g+1][j]).
 void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, int lds);
+// The same in parts, for callers that make W or S a block of rows at a time (each block packed while it is in
+// cache, from any thread): qg_pack_begin sets p up (memory as above; the padding and colcorr zeroed), then
+// qg_pack_s8_rows_part packs W's rows [j0, j0 + nj) from w (row j0; j0 a multiple of QG_NR) and
+// qg_pack_s8_pairs_part S's rows [k0, k0 + nk) from s (row k0; k0 even).
+void qg_pack_begin(qg_packed *p, void *mem, qg_kind kind, int K, int N);
+void qg_pack_s8_rows_part(const qg_packed *p, const int8_t *w, int j0, int nj, int ldw, int offset);
+void qg_pack_s8_pairs_part(const qg_packed *p, const int8_t *s, int k0, int nk, int lds);
 
 // C (M, N), ldc floats per row. rowscale: (M) or NULL for 1. accumulate: C += instead of C =.
 void qg_gemm(float *C, int ldc, const void *A, int lda, const qg_packed *B, int M, const float *rowscale, float alpha,

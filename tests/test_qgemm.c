@@ -121,6 +121,37 @@ int main(void) {
                 if (runs[isa]) t_check(fails[isa] == 0, name, "%d of %d shapes differ", fails[isa], runs[isa]);
             }
         }
+    // Packing in parts (blocks of rows, in any order) writes exactly what packing the whole matrix writes.
+    int bad_parts = 0, shapes = 0;
+    const int Ns2[] = {1, 63, 64, 130, 200}, Ks2[] = {1, 3, 8, 37, 130};
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 5; b++) {
+            int N = Ns2[a], K = Ks2[b];
+            int8_t *w = malloc((size_t)N * K);
+            for (int i = 0; i < N * K; i++) w[i] = (int8_t)((int)rng_below(&r, 3) - 1);
+            qg_packed whole = {0}, parts = {0};
+            // u8 x s8: W (N, K) rows in panels, the last panel first
+            qg_pack_s8_rows(&whole, NULL, w, N, K, K, 128);
+            qg_pack_begin(&parts, NULL, QG_U8S8, K, N);
+            for (int j0 = (N - 1) / QG_NR * QG_NR; j0 >= 0; j0 -= QG_NR)
+                qg_pack_s8_rows_part(&parts, w + (size_t)j0 * K, j0, N - j0 < QG_NR ? N - j0 : QG_NR, K, 128);
+            size_t bytes = qg_pack_bytes(QG_U8S8, K, N);
+            bad_parts += memcmp(whole.lanes, parts.lanes, bytes) != 0;
+            // s16 pairs: S (N, K) rows in blocks of 2, 6 and the rest, backwards
+            qg_packed whole2 = {0}, parts2 = {0};
+            qg_pack_s8_pairs(&whole2, NULL, w, N, K, K);
+            qg_pack_begin(&parts2, NULL, QG_S16, N, K);
+            int cuts[] = {0, 2, 8, N};
+            for (int c = 2; c >= 0; c--)
+                if (cuts[c] < N && cuts[c] < cuts[c + 1])
+                    qg_pack_s8_pairs_part(&parts2, w + (size_t)cuts[c] * K, cuts[c], (cuts[c + 1] < N ? cuts[c + 1] : N) - cuts[c], K);
+            bad_parts += memcmp(whole2.lanes, parts2.lanes, qg_pack_bytes(QG_S16, N, K)) != 0;
+            shapes += 2;
+            qg_packed_free(&whole), qg_packed_free(&parts), qg_packed_free(&whole2), qg_packed_free(&parts2);
+            free(w);
+        }
+    t_check(bad_parts == 0, "packing in parts = packing whole (u8 x s8 rows by panels, s16 row pairs by blocks)", "%d of %d differ",
+            bad_parts, shapes);
     printf("# paths on this CPU: best %s\n", qg_isa_name(qg_best_isa()));
     return t_done();
 }
