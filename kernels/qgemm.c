@@ -47,7 +47,7 @@ void qg_packed_free(qg_packed *p) {
 }
 
 // Sizes p for (K, N) of `kind` in mem (or its owned buffer, grown when needed); zeroes lanes and colcorr.
-static void pack_reserve(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
+void qg_pack_begin(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
     CHECK(K > 0 && N > 0, "qgemm: empty B (%d x %d)", K, N);
     int gs = group_size(kind);
     size_t bytes = qg_pack_bytes(kind, K, N);
@@ -77,7 +77,6 @@ static void pack_reserve(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
     memset(p->colcorr, 0, sizeof(int32_t) * (size_t)p->panels * QG_NR);
 }
 
-void qg_pack_begin(qg_packed *p, void *mem, qg_kind kind, int K, int N) { pack_reserve(p, mem, kind, K, N); }
 
 void qg_pack_s8_rows_part(const qg_packed *p, const int8_t *w, int j0, int nj, int ldw, int offset) {
     CHECK(p->kind == QG_U8S8 && j0 % QG_NR == 0 && j0 + nj <= p->N, "qgemm: rows [%d, %d) of %d to pack", j0, j0 + nj, p->N);
@@ -119,7 +118,7 @@ void qg_pack_s8_rows_part(const qg_packed *p, const int8_t *w, int j0, int nj, i
 }
 
 void qg_pack_s8_rows(qg_packed *p, void *mem, const int8_t *w, int N, int K, int ldw, int offset) {
-    pack_reserve(p, mem, QG_U8S8, K, N);
+    qg_pack_begin(p, mem, QG_U8S8, K, N);
     #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
     for (int pn = 0; pn < p->panels; pn++) {
         int j0 = pn * QG_NR;
@@ -148,7 +147,7 @@ void qg_pack_s8_pairs_part(const qg_packed *p, const int8_t *s, int k0, int nk, 
 }
 
 void qg_pack_s8_pairs(qg_packed *p, void *mem, const int8_t *s, int K, int N, int lds) {
-    pack_reserve(p, mem, QG_S16, K, N);
+    qg_pack_begin(p, mem, QG_S16, K, N);
     #pragma omp parallel for schedule(static) if ((size_t)N * K >= 8192)
     for (int g = 0; g < p->groups; g++) qg_pack_s8_pairs_part(p, s + (size_t)(2 * g) * lds, 2 * g, 2 * g + 1 < K ? 2 : 1, lds);
 }

@@ -137,7 +137,7 @@ static ag_tensor *wrap_param(ag_ctx *ctx, const bn_model *m, const float *ptr, i
     int shape[2] = {d0, d1};
     float *grad = (m->grad && trainable) ? m->grad + (ptr - m->data) : NULL;
     ag_tensor *t = ag_wrap(ctx, (float *)ptr, grad, d1 ? 2 : 1, shape);
-    for (int i = 0; grad && m->fresh && i < m->n_params; i++)   // the step's first write overwrites (bn_model_zero_grad)
+    for (int i = 0; grad && m->fresh && i < m->n_params && !t->fresh; i++)   // the step's first write overwrites (bn_model_zero_grad)
         if (m->data + m->params[i].offset == ptr) t->fresh = &m->fresh[i];
     return t;
 }
