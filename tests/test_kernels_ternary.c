@@ -173,11 +173,44 @@ static void test_load_errors(void) {
                       "scale");
 }
 
+// The largest sums: every weight +1 (row 50: -1) against activations that all quantize to 127, over K far past
+// the AVX-512 kernel's chunk of groups (its accumulators hold 64 times the sum of the top code vector).
+static void test_long_sums(void) {
+    int M = 64, K = 140000, N = 3;
+    int8_t *t = malloc((size_t)M * K);
+    for (int m = 0; m < M; m++) memset(t + (size_t)m * K, m == 50 ? -1 : 1, (size_t)K);
+    float *x = malloc(sizeof(float) * (size_t)N * K);
+    for (size_t i = 0; i < (size_t)N * K; i++) x[i] = 1.0f;
+    tk_mat w;
+    tk_mat_from_ternary(&w, t, M, K, 1.0f);
+    tk_act a = {0};
+    tk_act_quantize(&a, x, N, K);
+    int32_t *isum = malloc(sizeof(int32_t) * (size_t)N * M);
+    for (int isa = 0; isa < TK_ISA_COUNT; isa++) {
+        if (!tk_isa_supported((tk_isa)isa)) continue;
+        for (int n1 = 1; n1 <= N; n1 += N - 1) {   // decode's one-row kernel and the many-row one
+            a.N = n1;
+            tk_matmul_i32(isum, &a, &w, (tk_isa)isa);
+            int bad = 0;
+            for (int n = 0; n < n1; n++)
+                for (int m = 0; m < M; m++) bad += isum[(size_t)n * M + m] != (m == 50 ? -127 : 127) * K;
+            char name[96];
+            snprintf(name, sizeof(name), "%s: sums of 127 x %d ones exact (N %d)", tk_isa_name((tk_isa)isa), K, n1);
+            t_check(bad == 0, name, "%d of %d sums differ (first %d)", bad, n1 * M, isum[0]);
+        }
+    }
+    a.N = N;
+    tk_act_free(&a);
+    tk_mat_free(&w);
+    free(t), free(x), free(isum);
+}
+
 int main(void) {
     rng r;
     rng_seed(&r, 11);
     test_act_quant(&r);
     test_load_errors();
+    test_long_sums();
     int Ns[] = {1, 3, 7, 17}, Ms[] = {1, 3, 17, 64, 69, 130};
     struct {
         uint32_t type;
