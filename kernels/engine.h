@@ -67,6 +67,7 @@ typedef struct {
     int tied;
     float *output_norm;             // (C)
     eng_layer *layers;              // (n_layers)
+    tk_pool codes;                  // the linears' panels, one allocation of huge pages
     uint32_t linear_type;           // file type of the linears (GGUF_TYPE_*; the first layer's attn_q)
     tk_isa isa;                     // kernel path; tk_isa_best() at load, tests may change it
     double load_s;                  // wall time of eng_model_load

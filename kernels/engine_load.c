@@ -202,7 +202,7 @@ static void release_pages(const gguf_tensor *t) {
 }
 
 // A float linear holding ternary values times one scale s = max |w|: every value must be 0 or +-s.
-static int load_float_linear(tk_mat *w, const gguf_tensor *t, float extra, const char *path, tr_err *err) {
+static int load_float_linear(tk_mat *w, const gguf_tensor *t, float extra, tk_pool *pool, const char *path, tr_err *err) {
     int K = (int)t->ne[0], M = (int)t->ne[1];
     size_t n = (size_t)M * K;
     float s = 0.0f;
@@ -218,12 +218,12 @@ static int load_float_linear(tk_mat *w, const gguf_tensor *t, float extra, const
                            path, t->name, tname(t->type), f, i / (size_t)K, i % (size_t)K, s);
         }
     }
-    tk_mat_from_ternary(w, v, M, K, s * extra);
+    tk_mat_from_ternary(w, v, M, K, s * extra, pool);
     free(v);
     return 0;
 }
 
-static int load_linear(tk_mat *w, const gguf_file *g, int l, int k, tr_err *err) {
+static int load_linear(tk_mat *w, tk_pool *pool, const gguf_file *g, int l, int k, tr_err *err) {
     char name[96];
     snprintf(name, sizeof(name), "blk.%d.%s.scale", l, eng_linear_names[k]);
     const gguf_tensor *st = gguf_find_tensor(g, name);
@@ -232,9 +232,9 @@ static int load_linear(tk_mat *w, const gguf_file *g, int l, int k, tr_err *err)
     snprintf(name, sizeof(name), "blk.%d.%s.weight", l, eng_linear_names[k]);
     const gguf_tensor *t = gguf_find_tensor(g, name);
     if (t->type == GGUF_TYPE_F16 || t->type == GGUF_TYPE_F32 || t->type == GGUF_TYPE_BF16) {
-        if (load_float_linear(w, t, extra, gguf_path(g), err)) return -1;
+        if (load_float_linear(w, t, extra, pool, gguf_path(g), err)) return -1;
     } else {
-        if (tk_mat_from_tensor(w, t, gguf_path(g), err)) return -1;
+        if (tk_mat_from_tensor(w, t, pool, gguf_path(g), err)) return -1;
         if (w->bscale) {
             size_t nb = (size_t)w->M * (size_t)(w->K / TK_TQ_BLOCK);
             for (size_t i = 0; i < nb; i++) w->bscale[i] *= extra;
@@ -256,6 +256,9 @@ int eng_model_load(eng_model *m, const gguf_file *g, tr_err *err) {
     const eng_hparams *hp = &m->hp;
     m->output_norm = float_copy(gguf_find_tensor(g, "output_norm.weight"));
     m->layers = tr_calloc((size_t)hp->n_layers, sizeof(eng_layer));
+    size_t codes = 0;   // every linear's panels (check_tensors checked their shapes)
+    for (int k = 0, out, in; k < ENG_N_LINEAR; k++) linear_shape(hp, k, &out, &in), codes += tk_mat_codes_bytes(out, in);
+    tk_pool_init(&m->codes, codes * (size_t)hp->n_layers);
     char name[96];
     for (int l = 0; l < hp->n_layers; l++) {
         eng_layer *ly = &m->layers[l];
@@ -266,7 +269,7 @@ int eng_model_load(eng_model *m, const gguf_file *g, tr_err *err) {
             *norms[k] = float_copy(gguf_find_tensor(g, name));
         }
         for (int k = 0; k < ENG_N_LINEAR; k++)
-            if (load_linear(&ly->lin[k], g, l, k, err)) {
+            if (load_linear(&ly->lin[k], &m->codes, g, l, k, err)) {
                 eng_model_free(m);
                 return -1;
             }
@@ -286,6 +289,7 @@ void eng_model_free(eng_model *m) {
         for (int k = 0; k < ENG_N_LINEAR; k++) tk_mat_free(&ly->lin[k]);
     }
     free(m->layers);
+    tk_pool_free(&m->codes);
     free(m->output_norm);
     memset(m, 0, sizeof(*m));
 }

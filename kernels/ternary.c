@@ -83,13 +83,32 @@ void tk_act_free(tk_act *a) {
 // ---------------------------------------------------------------------------------------------------
 // The panel layout
 
-static void mat_alloc(tk_mat *w, int M, int K, uint32_t type) {
+size_t tk_mat_codes_bytes(int M, int K) { return (size_t)((M + TK_PANEL - 1) / TK_PANEL) * (size_t)((K + 3) / 4) * 64; }
+
+void tk_pool_init(tk_pool *p, size_t bytes) { *p = (tk_pool){.base = tr_alloc_huge(bytes), .cap = bytes}; }
+
+void tk_pool_free(tk_pool *p) {
+    if (!p) return;
+    free(p->base);
+    memset(p, 0, sizeof(*p));
+}
+
+static void mat_alloc(tk_mat *w, int M, int K, uint32_t type, tk_pool *pool) {
     CHECK(M > 0 && K > 0, "ternary matrix %d x %d", M, K);
     memset(w, 0, sizeof(*w));
     w->M = M, w->K = K, w->type = type;
     w->groups = (K + 3) / 4;
     w->panels = (M + TK_PANEL - 1) / TK_PANEL;
-    w->codes = tr_alloc_aligned((size_t)w->panels * w->groups * 64);
+    size_t bytes = tk_mat_codes_bytes(M, K);
+    if (!pool) {
+        w->codes = tr_alloc_aligned(bytes);
+        return;
+    }
+    CHECK(pool->cap - pool->used >= bytes, "ternary pool: %zu of %zu bytes used, a %d x %d matrix needs %zu more", pool->used, pool->cap, M, K,
+          bytes);
+    w->codes = pool->base + pool->used;   // 64-byte multiples from a 2 MiB aligned base
+    w->pooled = 1;
+    pool->used += bytes;
 }
 
 size_t tk_mat_bytes(const tk_mat *w) {
@@ -140,8 +159,8 @@ static void pack_panel(tk_mat *w, int p, const int8_t *const *rows) {
                   TK_PANEL * p + m, k);
 }
 
-void tk_mat_from_ternary(tk_mat *w, const int8_t *t, int M, int K, float scale) {
-    mat_alloc(w, M, K, GGUF_TYPE_I8);
+void tk_mat_from_ternary(tk_mat *w, const int8_t *t, int M, int K, float scale, tk_pool *pool) {
+    mat_alloc(w, M, K, GGUF_TYPE_I8, pool);
     w->scale = scale;
     #pragma omp parallel for schedule(static) if ((size_t)M * K > 65536)
     for (int p = 0; p < w->panels; p++) {
@@ -161,7 +180,7 @@ void tk_mat_to_ternary(int8_t *t, const tk_mat *w) {
 
 void tk_mat_free(tk_mat *w) {
     if (!w) return;
-    free(w->codes);
+    if (!w->pooled) free(w->codes);
     free(w->bscale);
     memset(w, 0, sizeof(*w));
 }
@@ -179,7 +198,7 @@ static void unpack_rows(int8_t *t, float *d, const gguf_tensor *src, int r0, int
     }
 }
 
-int tk_mat_from_tensor(tk_mat *w, const gguf_tensor *t, const char *path, tr_err *err) {
+int tk_mat_from_tensor(tk_mat *w, const gguf_tensor *t, tk_pool *pool, const char *path, tr_err *err) {
     memset(w, 0, sizeof(*w));
     uint32_t ty = t->type;
     if (ty != GGUF_TYPE_I2_S && ty != GGUF_TYPE_TQ2_0 && ty != GGUF_TYPE_TQ1_0)
@@ -193,7 +212,7 @@ int tk_mat_from_tensor(tk_mat *w, const gguf_tensor *t, const char *path, tr_err
         return tr_fail(err, "%s: tensor '%s' is I2_S with rows of %d elements, not a multiple of 128", path, t->name, K);
     float scale = ty == GGUF_TYPE_I2_S ? tk_i2s_scale(t->data, (int64_t)M * K) : 0.0f;
     if (!isfinite(scale)) return tr_fail(err, "%s: tensor '%s' has I2_S scale %g", path, t->name, scale);
-    mat_alloc(w, M, K, ty);
+    mat_alloc(w, M, K, ty, pool);
     float *d = ty == GGUF_TYPE_I2_S ? NULL : tr_malloc(sizeof(float) * (size_t)M * nb);
     #pragma omp parallel
     {

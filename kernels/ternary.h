@@ -12,7 +12,7 @@
 // formats, kernels/quants.h) or packed from int8 ternary values: 2 bits per weight, 64 output rows per
 // panel, K in groups of 4:
 //   codes[p][g][4j + e] bits 2s+1:2s = code (t + 1) of row 64p + 16s + j at k = 4g + e   (j < 16, e < 4, s < 4)
-// One 64-byte load, four shift-and-masks and a broadcast of 4 activation bytes feed four VNNI vpdpbusd
+// One 64-byte load, four masks and a broadcast of 4 activation bytes feed four VNNI vpdpbusd
 // (codes unsigned, activations signed; isum = sum code * q - sum q), so decode streams the 2-bit panels
 // at memory speed and prefill tiles 6 token rows x 64 output rows in registers. Rows past M and k past K
 // are padding (code 1, activation 0).
@@ -66,14 +66,26 @@ typedef struct {
     float scale;      // the per-tensor scale (when bscale is NULL)
     float *bscale;    // (M, ceil(K / 256)) per-block scales of a TQ tensor whose blocks differ, else NULL
     uint32_t type;    // GGUF_TYPE_* it was loaded from (GGUF_TYPE_I8 when packed from int8 values)
+    int pooled;       // codes lie in a tk_pool (not freed with the matrix)
 } tk_mat;
+
+// The codes of many matrices in one allocation of huge pages (tr_alloc_huge), handed out in order: the
+// engine sizes one for a model's linears with tk_mat_codes_bytes, and frees it after the matrices.
+typedef struct {
+    uint8_t *base;
+    size_t cap, used;
+} tk_pool;
+size_t tk_mat_codes_bytes(int M, int K);
+void tk_pool_init(tk_pool *p, size_t bytes);
+void tk_pool_free(tk_pool *p);   // accepts zeroed
 
 // From a 2-D I2_S / TQ2_0 / TQ1_0 tensor (ne = [K, M]). A TQ tensor whose non-zero blocks all carry the
 // same d gets that d as its scale; otherwise its per-block d are kept. Errors (wrong type or rank, I2_S
-// rows not a multiple of 128, a scale that is not finite): "PATH: tensor 'NAME' ...".
-int tk_mat_from_tensor(tk_mat *w, const gguf_tensor *t, const char *path, tr_err *err);
+// rows not a multiple of 128, a scale that is not finite): "PATH: tensor 'NAME' ...". The codes come from
+// pool, or from an allocation of the matrix's own when pool is NULL.
+int tk_mat_from_tensor(tk_mat *w, const gguf_tensor *t, tk_pool *pool, const char *path, tr_err *err);
 // From int8 ternary values t (M, K) and one scale (CHECKs that every value is -1, 0 or +1).
-void tk_mat_from_ternary(tk_mat *w, const int8_t *t, int M, int K, float scale);
+void tk_mat_from_ternary(tk_mat *w, const int8_t *t, int M, int K, float scale, tk_pool *pool);
 void tk_mat_to_ternary(int8_t *t, const tk_mat *w);   // t (M, K)
 void tk_mat_free(tk_mat *w);                           // accepts zeroed
 size_t tk_mat_bytes(const tk_mat *w);                  // memory held

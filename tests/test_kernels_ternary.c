@@ -55,11 +55,11 @@ static void one_case(uint32_t type, int N, int M, int K, int per_block, rng *r) 
     uint8_t *buf = NULL;
     tk_mat w;
     if (type == GGUF_TYPE_I8) {
-        tk_mat_from_ternary(&w, t, M, K, scale);
+        tk_mat_from_ternary(&w, t, M, K, scale, NULL);
     } else {
         gguf_tensor g = make_tensor(type, t, M, K, scale, bs, &buf);
         tr_err err = {{0}};
-        if (tk_mat_from_tensor(&w, &g, "mem", &err)) {
+        if (tk_mat_from_tensor(&w, &g, NULL, "mem", &err)) {
             t_check(0, "tk_mat_from_tensor", "%s", err.msg);
             exit(1);
         }
@@ -151,7 +151,7 @@ static void test_act_quant(rng *r) {
 static void expect_load_error(const char *name, gguf_tensor g, const char *word) {
     tk_mat w;
     tr_err err = {{0}};
-    int rc = tk_mat_from_tensor(&w, &g, "m.gguf", &err);
+    int rc = tk_mat_from_tensor(&w, &g, NULL, "m.gguf", &err);
     t_check(rc == -1 && !strncmp(err.msg, "m.gguf: tensor 'w'", 18) && strstr(err.msg, word), name, "rc %d: %s", rc, err.msg);
     if (rc == 0) tk_mat_free(&w);
 }
@@ -182,7 +182,7 @@ static void test_long_sums(void) {
     float *x = malloc(sizeof(float) * (size_t)N * K);
     for (size_t i = 0; i < (size_t)N * K; i++) x[i] = 1.0f;
     tk_mat w;
-    tk_mat_from_ternary(&w, t, M, K, 1.0f);
+    tk_mat_from_ternary(&w, t, M, K, 1.0f, NULL);
     tk_act a = {0};
     tk_act_quantize(&a, x, N, K);
     int32_t *isum = malloc(sizeof(int32_t) * (size_t)N * M);
@@ -205,12 +205,38 @@ static void test_long_sums(void) {
     free(t), free(x), free(isum);
 }
 
+// Matrices whose codes come from one tk_pool: the same codes and products as matrices of their own, laid
+// end to end from a 2 MiB aligned base; freeing them leaves the pool's memory to tk_pool_free.
+static void test_pool(rng *r) {
+    int M[2] = {69, 130}, K[2] = {344, 100};
+    tk_pool pool;
+    tk_pool_init(&pool, tk_mat_codes_bytes(M[0], K[0]) + tk_mat_codes_bytes(M[1], K[1]));
+    int same = 1;
+    for (int i = 0; i < 2; i++) {
+        int8_t *t = malloc((size_t)M[i] * K[i]);
+        for (size_t j = 0; j < (size_t)M[i] * K[i]; j++) t[j] = (int8_t)((int)rng_below(r, 3) - 1);
+        tk_mat own, in;
+        tk_mat_from_ternary(&own, t, M[i], K[i], 0.5f, NULL);
+        tk_mat_from_ternary(&in, t, M[i], K[i], 0.5f, &pool);
+        same &= in.pooled && !own.pooled && in.codes == pool.base + (i ? tk_mat_codes_bytes(M[0], K[0]) : 0) &&
+                !memcmp(in.codes, own.codes, tk_mat_codes_bytes(M[i], K[i]));
+        tk_mat_free(&own);
+        tk_mat_free(&in);
+        free(t);
+    }
+    t_check(same && pool.used == pool.cap && (uintptr_t)pool.base % (2u << 20) == 0, "two matrices in one huge-page pool: same codes, end to end",
+            "used %zu of %zu, base %p", pool.used, pool.cap, (void *)pool.base);
+    tk_pool_free(&pool);
+    tk_pool_free(NULL);
+}
+
 int main(void) {
     rng r;
     rng_seed(&r, 11);
     test_act_quant(&r);
     test_load_errors();
     test_long_sums();
+    test_pool(&r);
     int Ns[] = {1, 3, 7, 17}, Ms[] = {1, 3, 17, 64, 69, 130};
     struct {
         uint32_t type;
