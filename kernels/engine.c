@@ -137,7 +137,8 @@ static void rope_cache(fwd *f, int l) {
     eng_ctx *c = f->c;
     const eng_hparams *hp = &c->m->hp;
     int D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads;
-    for (int u; eng_team_claim(&f->w, 0, H + Hkv, 1, 0, &u) > 0;) {
+    eng_cursor cur = {0};   // each thread its own run of heads (a claim of another thread's word costs a cache-line transfer)
+    for (int r, u; eng_team_next(&f->w, &cur, (int[]){H + Hkv}, 1, 1, 1, &r, &u) > 0;) {
         if (u < H) {
             rope_head(c, c->q, f->N, H, u, f->p0);
             continue;
