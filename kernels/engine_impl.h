@@ -74,11 +74,8 @@ eng_team *eng_team_new(int max_phases, int max_threads);
 void eng_team_free(eng_team *t);   // accepts NULL
 void eng_team_reset(eng_team *t);   // every range untouched: one thread, while the others wait at the barrier
 void eng_team_sync(eng_worker *w);                 // the barrier
-// Takes up to `want` units of range `slot` (len units) of the current phase, from its front or its back:
-// returns the count (0 when the range is used up) and the first unit in *start.
-int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, int *start);
 void eng_team_end_phase(eng_worker *w);            // the next phase, after the barrier
-// The work sharing of the products, the LM head and attention: nr ranges of units (range i: units[i],
+// The work sharing of every phase (products, LM head, attention, RoPE and the cache): nr ranges of units (range i: units[i],
 // nr <= ENG_TEAM_SLOTS), each split into one contiguous share per thread (share o of range i is slot
 // i * nt + o). A thread first takes pieces of up to `chunk` units, and at most half of what is left, from the
 // front of its own share of every range (a long sequential read whose last pieces are short, so a thread

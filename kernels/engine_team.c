@@ -70,10 +70,6 @@ static _Atomic uint64_t *slot_word(eng_worker *w, int slot) {
     return &w->team->work[(size_t)w->ph * w->team->slots + slot];
 }
 
-int eng_team_claim(eng_worker *w, int slot, int len, int want, int from_back, int *start) {
-    return tr_claim(slot_word(w, slot), len, want, from_back, start);
-}
-
 int eng_team_next(eng_worker *w, eng_cursor *cur, const int *units, int nr, int chunk, int steal, int *range, int *start) {
     int nt = w->nt;
     for (; cur->pass < nt; cur->pass++, cur->i = 0)
