@@ -11,7 +11,7 @@
 #include "kernels/vmath.h"
 #include "kernels/floatmm.h"
 
-#define CHUNK_PANELS 8  // panels (64 rows each) a thread takes at once from its own share of a product
+#define CHUNK_PANELS 32  // panels (64 rows each) a thread takes at once from its own share of a product (at most half of what is left)
 #define STEAL_PANELS 1   // ... and from another thread's
 #define HEAD_CHUNK 512   // LM-head rows a thread takes at once from its own share
 #define HEAD_STEAL 64    // ... and from another thread's
