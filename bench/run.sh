@@ -62,7 +62,7 @@ for k, impls in by.items():
 PY
 
 # Inference (`trit bench-run`, bench/run_peer.js): trit and llama.cpp (node-llama-cpp, `make deps`) on the same
-# 2B4T-sized TQ2_0 file (F16 token_embd, tied LM head), same threads, three alternating rounds; then trit's own
+# 2B4T-sized TQ2_0 file (F16 token_embd, tied LM head), same threads, five alternating rounds; then trit's own
 # best export (I2_S linears, Q8_0 LM head), which llama.cpp cannot load, against llama.cpp's TQ2_0 figures. The
 # files are written once by `trit synth` into build/bench/ (1.2 and 0.9 GB; delete them to regenerate). Memory
 # bandwidth on shared machines moves by 2x within minutes: compare within a round, and read the medians.
@@ -71,7 +71,7 @@ B2=build/bench/2b4t-tq2_0.gguf BB=build/bench/2b4t-i2_s-q8_0.gguf
 [ -s $B2 ] || ./trit synth --config configs/bitnet-b1.58-2B-4T.json --format gguf-tq2_0 -o $B2 >/dev/null
 [ -s $BB ] || ./trit synth --config configs/bitnet-b1.58-2B-4T.json --format gguf-i2_s --embed q8_0 -o $BB >/dev/null
 inf=$(mktemp /tmp/trit-bench-run-XXXXXX)
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
   ./trit bench-run $B2 --threads "$THREADS" 2>/dev/null | tee -a "$inf"
   node bench/run_peer.js $B2 --threads "$THREADS" 2>/dev/null | tee -a "$inf"
   ./trit bench-run $BB --threads "$THREADS" 2>/dev/null | tee -a "$inf"
