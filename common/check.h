@@ -32,7 +32,7 @@ void *tr_alloc_aligned(size_t bytes);
 // For big buffers streamed from memory (the engine's weights): 2 MiB aligned, and the kernel asked for
 // transparent huge pages (honoured when /sys/kernel/mm/transparent_hugepage/enabled is madvise or always).
 // One TLB entry and one prefetch stream per 2 MiB instead of per 4 KiB: decode reads its ternary panels
-// 10-15% faster when the machine's bandwidth is high. Freed with free().
+// 13-16% faster when the machine's bandwidth is high (docs/inference.md). Freed with free().
 void *tr_alloc_huge(size_t bytes);
 char *tr_strdup(const char *s);
 

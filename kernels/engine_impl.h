@@ -75,9 +75,9 @@ void eng_team_free(eng_team *t);   // accepts NULL
 void eng_team_reset(eng_team *t);   // every range untouched: one thread, while the others wait at the barrier
 void eng_team_sync(eng_worker *w);                 // the barrier
 void eng_team_end_phase(eng_worker *w);            // the next phase, after the barrier
-// The work sharing of every phase (products, LM head, attention, RoPE and the cache): nr ranges of units (range i: units[i],
-// nr <= ENG_TEAM_SLOTS), each split into one contiguous share per thread (share o of range i is slot
-// i * nt + o). A thread first takes pieces of up to `chunk` units, and at most half of what is left, from the
+// The work sharing of every phase (products, LM head, attention, RoPE and the cache): nr ranges of units
+// (range i: units[i], nr <= ENG_TEAM_SLOTS), each split into one contiguous share per thread (share o of
+// range i is slot i * nt + o). A thread first takes pieces of up to `chunk` units, and at most half of what is left, from the
 // front of its own share of every range (a long sequential read whose last pieces are short, so a thread
 // done early steals rather than waits), then pieces of up to `steal` from the back of the other threads' shares,
 // nearest thread first. Each call returns the next piece's size (0: nothing is left for this thread), its
