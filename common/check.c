@@ -52,12 +52,11 @@ void *tr_alloc_aligned(size_t bytes) {
 }
 
 void *tr_alloc_huge(size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
-    size_t rounded = (bytes + huge - 1) / huge * huge;
+    size_t rounded = (bytes + TR_HUGE_PAGE - 1) / TR_HUGE_PAGE * TR_HUGE_PAGE;
     void *p = NULL;
-    CHECK(posix_memalign(&p, huge, rounded ? rounded : huge) == 0, "out of memory allocating %zu bytes", bytes);
+    CHECK(posix_memalign(&p, TR_HUGE_PAGE, rounded ? rounded : TR_HUGE_PAGE) == 0, "out of memory allocating %zu bytes", bytes);
 #ifdef MADV_HUGEPAGE
-    madvise(p, rounded ? rounded : huge, MADV_HUGEPAGE);   // advice only: without huge pages it still works
+    madvise(p, rounded ? rounded : TR_HUGE_PAGE, MADV_HUGEPAGE);   // advice only: without huge pages it still works
 #endif
     return p;
 }

@@ -33,6 +33,7 @@ void *tr_alloc_aligned(size_t bytes);
 // transparent huge pages (honoured when /sys/kernel/mm/transparent_hugepage/enabled is madvise or always).
 // One TLB entry and one prefetch stream per 2 MiB instead of per 4 KiB: decode reads its ternary panels
 // 13-16% faster when the machine's bandwidth is high (docs/inference.md). Freed with free().
+#define TR_HUGE_PAGE ((size_t)2 << 20)   // the x86-64 huge page tr_alloc_huge aligns to
 void *tr_alloc_huge(size_t bytes);
 char *tr_strdup(const char *s);
 

@@ -77,7 +77,6 @@ void qg_pack_begin(qg_packed *p, void *mem, qg_kind kind, int K, int N) {
     memset(p->colcorr, 0, sizeof(int32_t) * (size_t)p->panels * QG_NR);
 }
 
-
 void qg_pack_s8_rows_part(const qg_packed *p, const int8_t *w, int j0, int nj, int ldw, int offset) {
     CHECK(p->kind == QG_U8S8 && j0 % QG_NR == 0 && j0 + nj <= p->N, "qgemm: rows [%d, %d) of %d to pack", j0, j0 + nj, p->N);
     int G = p->groups, K = p->K, full = K / 4;

@@ -89,9 +89,9 @@ void tk_pool_init(tk_pool *p, size_t bytes) {
     *p = (tk_pool){.base = tr_alloc_huge(bytes), .cap = bytes};
     // Fault the huge pages in here, one write each, half per thread: left to the packing loops, the faults
     // (the kernel zeroing 2 MiB each) made 2B4T loads take up to 1.0-1.3 s instead of 0.3-0.5.
-    long pages = (long)((bytes + (2u << 20) - 1) >> 21);
+    long pages = (long)((bytes + TR_HUGE_PAGE - 1) / TR_HUGE_PAGE);
     #pragma omp parallel for schedule(static)
-    for (long i = 0; i < pages; i++) p->base[(size_t)i << 21] = 0;
+    for (long i = 0; i < pages; i++) p->base[(size_t)i * TR_HUGE_PAGE] = 0;
 }
 
 void tk_pool_free(tk_pool *p) {

@@ -224,7 +224,7 @@ static void test_pool(rng *r) {
         tk_mat_free(&in);
         free(t);
     }
-    t_check(same && pool.used == pool.cap && (uintptr_t)pool.base % (2u << 20) == 0, "two matrices in one huge-page pool: same codes, end to end",
+    t_check(same && pool.used == pool.cap && (uintptr_t)pool.base % TR_HUGE_PAGE == 0, "two matrices in one huge-page pool: same codes, end to end",
             "used %zu of %zu, base %p", pool.used, pool.cap, (void *)pool.base);
     tk_pool_free(&pool);
     tk_pool_free(NULL);
