@@ -43,14 +43,13 @@ void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     }
     size_t nb = (size_t)n_batch, T = (size_t)c->threads, ls = (size_t)(n_ctx > I ? n_ctx : I);
     c->ld_scores = (int)ls;
-    size_t sizes[10] = {nb * C, nb * C, nb * QD, nb * KVD, nb * KVD, nb * QD, nb * I, nb * (I > C ? I : C), T * ls, T * nb * CHUNK_PANELS * TK_PANEL};
+    size_t sizes[9] = {nb * C, nb * C, nb * QD, nb * KVD, nb * KVD, nb * QD, nb * I, nb * (I > C ? I : C), T * ls};
     size_t total = 0;
-    for (int i = 0; i < 10; i++) total += (sizes[i] + 15) / 16 * 16;
+    for (int i = 0; i < 9; i++) total += (sizes[i] + 15) / 16 * 16;
     c->scratch = tr_alloc_aligned(sizeof(float) * total);
     c->bytes = sizeof(float) * (kv_floats + (size_t)n_ctx * D + total);
     float *p = c->scratch, **bufs[9] = {&c->x, &c->h, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up, &c->scores};
     for (int i = 0; i < 9; i++) *bufs[i] = p, p += (sizes[i] + 15) / 16 * 16;
-    c->isum = (int32_t *)p;
     c->team = eng_team_new(8 * hp->n_layers + 8, c->threads);
     // int8 activations for the widest input (C, H*D or I), filled by tk_act_row (the tk_act fields, our memory)
     int widest = QD > I ? QD : I;
@@ -194,46 +193,16 @@ static void glu(const eng_ops *ops, float *g, const float *u, float *e, int r0, 
     }
 }
 
-// Panels [p0, p1) of w as a matrix of their own (the panel layout of kernels/ternary.h is panel-major).
-static tk_mat panel_view(const tk_mat *w, int p0, int p1) {
-    tk_mat v = *w;
-    int m0 = p0 * TK_PANEL;
-    v.codes = w->codes + (size_t)p0 * w->groups * 64;
-    v.panels = p1 - p0;
-    v.M = w->M - m0 < (p1 - p0) * TK_PANEL ? w->M - m0 : (p1 - p0) * TK_PANEL;
-    if (w->bscale) v.bscale = w->bscale + (size_t)m0 * (size_t)(w->K / TK_TQ_BLOCK);
-    return v;
-}
-
-// y (N, M) = BitLinear(c->act, w) for panels [p0, p1) of w. One scale per tensor: the exact integer sums,
-// then the training graph's epilogue ((float)sum * (1 / s_x)) * s_w, so the floats are bit for bit the
-// training graph's. Per-block TQ scales: tk_matmul's floats.
-static void linear_panels(fwd *f, float *y, const tk_mat *w, int p0, int p1) {
-    const tk_act *a = &f->c->act;
-    int m0 = p0 * TK_PANEL, M = w->M;
-    tk_mat v = panel_view(w, p0, p1);
-    if (w->bscale) {
-        tk_matmul(y + m0, M, a, &v, f->c->m->isa);
-        return;
-    }
-    int32_t *isum = f->c->isum + (size_t)f->w.tid * f->c->n_batch * CHUNK_PANELS * TK_PANEL;
-    tk_matmul_i32(isum, a, &v, f->c->m->isa);
-    for (int n = 0; n < a->N; n++) {
-        float inv = 1.0f / a->s[n], sw = w->scale, *yr = y + (size_t)n * M + m0;
-        const int32_t *is = isum + (size_t)n * v.M;
-        #pragma omp simd
-        for (int j = 0; j < v.M; j++) yr[j] = ((float)is[j] * inv) * sw;
-    }
-}
-
 // One phase: y[i] = BitLinear(c->act, W[i]) for i < nw (<= ENG_TEAM_SLOTS). Each thread streams its own
 // contiguous share of every matrix, then steals panels from the back of the others' shares.
 static void linears(fwd *f, float *const *y, const tk_mat *const *W, int nw) {
     int panels[ENG_TEAM_SLOTS];
     for (int i = 0; i < nw; i++) panels[i] = W[i]->panels;
     eng_cursor cur = {0};
+    // tk_matmul_panels: the exact integer sums, then the training graph's epilogue ((float)sum * (1 / s_x)) * s_w,
+    // so the floats are bit for bit the training graph's (per-block TQ scales: tk_matmul's floats)
     for (int i, p0, k; (k = eng_team_next(&f->w, &cur, panels, nw, CHUNK_PANELS, STEAL_PANELS, &i, &p0)) > 0;)
-        linear_panels(f, y[i], W[i], p0, p0 + k);
+        tk_matmul_panels(y[i], W[i]->M, &f->c->act, W[i], p0, p0 + k, f->c->m->isa);
     eng_team_end_phase(&f->w);
 }
 

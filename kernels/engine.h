@@ -95,7 +95,6 @@ typedef struct {
     float *x, *h, *q, *k, *v, *att, *gate, *up;   // (n_batch, C | C | H*D | Hkv*D | Hkv*D | H*D | I | I)
     float *scores;                // (threads, ld_scores): attention scores, SiLU scratch
     int ld_scores;                // max(n_ctx, I)
-    int32_t *isum;                // (threads, n_batch, 512) integer sums of one chunk of a projection
     int threads;                  // omp_get_max_threads() at init: the forward uses at most these
     struct eng_team *team;        // the forward's thread team (kernels/engine_impl.h)
     tk_act act;                   // int8 activations of the current input (memory: act_mem, not tk_act_free)

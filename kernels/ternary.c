@@ -297,48 +297,61 @@ static tk_ukr_fn *ukr_for(tk_isa isa) {
     return isa == TK_ISA_AVX512 ? tk_ukr_avx512 : isa == TK_ISA_AVX2 ? tk_ukr_avx2 : tk_ukr_scalar;
 }
 
-// One tile: token rows [n0, n0 + nr) x panel p. Writes floats to y, or the raw sums to isum.
+// One tile: token rows [n0, n0 + nr) x panel p. Writes floats to y, or the raw sums to isum (ld w->M).
+// The epilogue loops take their operands in locals and restrict pointers, so that they vectorize (read
+// through w and x, every store into an int32 output could alias them, and a loop of 64 scalar stores cost
+// 10% of a panel's time in decode).
 static void run_tile(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_mat *w, tk_ukr_fn *ukr, int p, int n0, int nr) {
     int32_t acc[TK_NR_MAX * TK_PANEL];
     float accf[TK_NR_MAX * TK_PANEL];
-    int m0 = p * TK_PANEL, mc = w->M - m0 < TK_PANEL ? w->M - m0 : TK_PANEL;
+    int m0 = p * TK_PANEL, mc = w->M - m0 < TK_PANEL ? w->M - m0 : TK_PANEL, M = w->M;
     const uint8_t *panel = w->codes + (size_t)p * w->groups * 64;
     const int8_t *xq = x->q + (size_t)n0 * x->ld;
     if (isum || !w->bscale) {
         ukr(acc, panel, xq, (size_t)x->ld, nr, w->groups);
+        float scale = w->scale;
         for (int r = 0; r < nr; r++) {
             int n = n0 + r;
-            const int32_t *a = acc + (size_t)r * TK_PANEL;
+            const int32_t *restrict a = acc + (size_t)r * TK_PANEL;
+            const int32_t sum = x->sum[n];
             if (isum) {
-                for (int m = 0; m < mc; m++) isum[(size_t)n * w->M + m0 + m] = a[m] - x->sum[n];
+                int32_t *restrict o = isum + (size_t)n * M + m0;
+                for (int m = 0; m < mc; m++) o[m] = a[m] - sum;
                 continue;
             }
-            float f = w->scale / x->s[n];
-            float *yr = y + (size_t)n * ldy + m0;
-            for (int m = 0; m < mc; m++) yr[m] = (float)(a[m] - x->sum[n]) * f;
+            const float inv = 1.0f / x->s[n];
+            float *restrict yr = y + (size_t)n * ldy + m0;
+            for (int m = 0; m < mc; m++) yr[m] = ((float)(a[m] - sum) * inv) * scale;
         }
         return;
     }
     int nb = x->nb;
+    const float *bscale = w->bscale;
     for (int i = 0; i < nr * TK_PANEL; i++) accf[i] = 0.0f;
     for (int b = 0; b < nb; b++) {   // per-block scales: one integer sum per 256-block, combined in order
         ukr(acc, panel + (size_t)b * 64 * 64, xq + b * TK_TQ_BLOCK, (size_t)x->ld, nr, 64);
         for (int r = 0; r < nr; r++) {
-            int32_t bs = x->bsum[(size_t)(n0 + r) * nb + b];
-            for (int m = 0; m < mc; m++)
-                accf[r * TK_PANEL + m] += (float)(acc[r * TK_PANEL + m] - bs) * w->bscale[(size_t)(m0 + m) * nb + b];
+            const int32_t bs = x->bsum[(size_t)(n0 + r) * nb + b];
+            const int32_t *restrict a = acc + r * TK_PANEL;
+            float *restrict af = accf + r * TK_PANEL;
+            for (int m = 0; m < mc; m++) af[m] += (float)(a[m] - bs) * bscale[(size_t)(m0 + m) * nb + b];
         }
     }
     for (int r = 0; r < nr; r++) {
-        float inv = 1.0f / x->s[n0 + r], *yr = y + (size_t)(n0 + r) * ldy + m0;
+        const float inv = 1.0f / x->s[n0 + r];
+        float *restrict yr = y + (size_t)(n0 + r) * ldy + m0;
         for (int m = 0; m < mc; m++) yr[m] = accf[r * TK_PANEL + m] * inv;
     }
 }
 
-static void matmul(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_mat *w, tk_isa isa) {
+static void check_shapes(const tk_act *x, const tk_mat *w, int ldy, int floats) {
     CHECK(x->K == w->K, "ternary product: activations have %d features, the matrix rows %d", x->K, w->K);
-    CHECK(!y || ldy >= w->M, "ternary product: ldy %d < M %d", ldy, w->M);
+    CHECK(!floats || ldy >= w->M, "ternary product: ldy %d < M %d", ldy, w->M);
     CHECK(!w->bscale || w->K % TK_TQ_BLOCK == 0, "per-block scales need K a multiple of 256");
+}
+
+static void matmul(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_mat *w, tk_isa isa) {
+    check_shapes(x, w, ldy, !isum);
     if (x->N <= 0) return;
     tk_ukr_fn *ukr = ukr_for(isa);
     int mr = tile_rows(isa), row_tiles = (x->N + mr - 1) / mr, tiles = w->panels * row_tiles;
@@ -354,6 +367,15 @@ static void matmul(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_m
 }
 
 void tk_matmul(float *y, int ldy, const tk_act *x, const tk_mat *w, tk_isa isa) { matmul(y, ldy, NULL, x, w, isa); }
+
+void tk_matmul_panels(float *y, int ldy, const tk_act *x, const tk_mat *w, int p0, int p1, tk_isa isa) {
+    check_shapes(x, w, ldy, 1);
+    CHECK(0 <= p0 && p0 <= p1 && p1 <= w->panels, "ternary product: panels [%d, %d) of %d", p0, p1, w->panels);
+    tk_ukr_fn *ukr = ukr_for(isa);
+    int mr = tile_rows(isa);
+    for (int p = p0; p < p1; p++)   // panels outer, as in matmul
+        for (int n0 = 0; n0 < x->N; n0 += mr) run_tile(y, ldy, NULL, x, w, ukr, p, n0, x->N - n0 < mr ? x->N - n0 : mr);
+}
 
 void tk_matmul_i32(int32_t *isum, const tk_act *x, const tk_mat *w, tk_isa isa) {
     CHECK(!w->bscale, "tk_matmul_i32 needs a matrix with one scale");

@@ -3,7 +3,7 @@
 // Semantics, per token row x of K features (as trit's training graph and Hugging Face AutoBitLinear):
 //   s = 127 / max(max_k |x[k]|, 1e-5),  q[k] = clamp(round_half_even(x[k] * s), -128, 127)  (tk_act_quantize)
 //   isum[o] = sum_k q[k] * t[o][k]   in int32, exactly (t in {-1, 0, +1})
-//   y[o] = (float)isum[o] * (w_scale / s)                                 one per-tensor scale
+//   y[o] = ((float)isum[o] * (1 / s)) * w_scale                           one per-tensor scale (the training graph's order)
 //   y[o] = (sum over 256-blocks b in order of (float)isum_b[o] * d[o][b]) * (1 / s)   TQ blocks with different d
 // Every ISA path computes the same int32 sums and then runs the same scalar epilogue, so results are
 // bit-identical across paths and thread counts.
@@ -93,6 +93,9 @@ size_t tk_mat_bytes(const tk_mat *w);                  // memory held
 // y (N, M), ldy floats per row (>= M) = the products above for x (N, K) and W (M, K).
 // OpenMP splits panels (and row tiles) across threads.
 void tk_matmul(float *y, int ldy, const tk_act *x, const tk_mat *w, tk_isa isa);
+// The same for panels [p0, p1) of w only (columns 64 p0 .. min(64 p1, M) - 1 of y), on the calling thread: for
+// callers that share the panels out themselves (the engine's thread team), without a nested OpenMP region.
+void tk_matmul_panels(float *y, int ldy, const tk_act *x, const tk_mat *w, int p0, int p1, tk_isa isa);
 // The exact integer sums isum (N, M) = q . t^T (tests and debugging).
 void tk_matmul_i32(int32_t *isum, const tk_act *x, const tk_mat *w, tk_isa isa);
 

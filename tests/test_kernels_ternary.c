@@ -41,6 +41,16 @@ static gguf_tensor make_tensor(uint32_t type, const int8_t *t, int M, int K, flo
     return (gguf_tensor){.name = "w", .type = type, .n_dims = 2, .ne = {K, M, 1, 1}, .data = *buf, .nbytes = bytes};
 }
 
+// y (N, M + 3) against want (N, M), the 3 gap columns still NaN
+static int y_differs(const float *y, const float *want, int N, int M) {
+    int bad = 0;
+    for (int n = 0; n < N; n++) {
+        bad |= memcmp(y + (size_t)n * (M + 3), want + (size_t)n * M, sizeof(float) * M) != 0;
+        for (int j = M; j < M + 3; j++) bad |= !isnan(y[(size_t)n * (M + 3) + j]);
+    }
+    return bad;
+}
+
 // One (type, N, M, K) case: every ISA, threads 1 and 2, against the independent reference.
 static void one_case(uint32_t type, int N, int M, int K, int per_block, rng *r) {
     int8_t *t = malloc((size_t)M * K), *back = malloc((size_t)M * K);
@@ -90,7 +100,7 @@ static void one_case(uint32_t type, int N, int M, int K, int per_block, rng *r) 
                 s += sb;
             }
             want_i[(size_t)n * M + m] = s;
-            want[(size_t)n * M + m] = per_block ? acc * (1.0f / a.s[n]) : (float)s * (scale / a.s[n]);
+            want[(size_t)n * M + m] = per_block ? acc * (1.0f / a.s[n]) : ((float)s * (1.0f / a.s[n])) * scale;
         }
     for (int isa = 0; isa < TK_ISA_COUNT; isa++) {
         if (!tk_isa_supported((tk_isa)isa)) continue;
@@ -103,10 +113,13 @@ static void one_case(uint32_t type, int N, int M, int K, int per_block, rng *r) 
             }
             for (size_t i = 0; i < (size_t)N * (M + 3); i++) y[i] = NAN;
             tk_matmul(y, M + 3, &a, &w, (tk_isa)isa);   // ldy > M: the gaps stay untouched
-            for (int n = 0; n < N; n++) {
-                bad |= memcmp(y + (size_t)n * (M + 3), want + (size_t)n * M, sizeof(float) * M) != 0;
-                for (int j = M; j < M + 3; j++) bad |= !isnan(y[(size_t)n * (M + 3) + j]);
-            }
+            bad |= y_differs(y, want, N, M);
+            // tk_matmul_panels: the same floats from two panel ranges, the second one first
+            for (size_t i = 0; i < (size_t)N * (M + 3); i++) y[i] = NAN;
+            int half = w.panels / 2;
+            tk_matmul_panels(y, M + 3, &a, &w, half, w.panels, (tk_isa)isa);
+            tk_matmul_panels(y, M + 3, &a, &w, 0, half, (tk_isa)isa);
+            bad |= y_differs(y, want, N, M);
             n_cases[isa]++;
             if (bad && n_bad[isa]++ < 5)
                 printf("# mismatch: %s %s N %d M %d K %d threads %d%s\n", tk_isa_name((tk_isa)isa), name, N, M, K, threads,
