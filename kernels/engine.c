@@ -43,7 +43,7 @@ void eng_ctx_init(eng_ctx *c, const eng_model *m, int n_ctx, int n_batch) {
     }
     size_t nb = (size_t)n_batch, T = (size_t)c->threads, ls = (size_t)(n_ctx > I ? n_ctx : I);
     c->ld_scores = (int)ls;
-    size_t sizes[9] = {nb * C, nb * C, nb * QD, nb * KVD, nb * KVD, nb * QD, nb * I, nb * (I > C ? I : C), T * ls};
+    size_t sizes[9] = {nb * C, nb * C, nb * QD, nb * KVD, nb * KVD, nb * QD, nb * I, nb * (I > C ? I : C), 2 * T * ls};
     size_t total = 0;
     for (int i = 0; i < 9; i++) total += (sizes[i] + 15) / 16 * 16;
     c->scratch = tr_alloc_aligned(sizeof(float) * total);
@@ -156,20 +156,22 @@ static void rope_cache(fwd *f, int l) {
 }
 
 // One phase: att (N, H*D), query n (position p0 + n) of head h attending to positions 0 .. p0 + n of kv
-// head h / rep; units are (n, h) pairs.
+// head h / rep; units are (n, pair of heads) when a kv head serves an even number of heads (the pair reads
+// the cached keys and values once), else (n, h).
 static void attention(fwd *f, int l) {
     eng_ctx *c = f->c;
     const eng_hparams *hp = &c->m->hp;
-    int D = hp->head_dim, H = hp->n_heads, rep = H / hp->n_kv_heads, QD = H * D;
-    float scale = 1.0f / sqrtf((float)D), *sc = c->scores + (size_t)f->w.tid * c->ld_scores;
+    int D = hp->head_dim, H = hp->n_heads, rep = H / hp->n_kv_heads, QD = H * D, nh = rep % 2 ? 1 : 2, units = H / nh;
+    size_t ld = (size_t)c->ld_scores;
+    float scale = 1.0f / sqrtf((float)D), *sc = c->scores + (size_t)f->w.tid * 2 * ld;
     // Each thread takes its own contiguous share of the units (consecutive heads of a kv head reuse its keys
     // and values from cache), then steals units from the back of the others' shares.
     eng_cursor cur = {0};
-    for (int r, u; eng_team_next(&f->w, &cur, (int[]){f->N * H}, 1, 1, 1, &r, &u) > 0;) {
-        int n = u / H, h = u % H, len = f->p0 + n + 1;
-        f->ops->scores(sc, c->q + (size_t)n * QD + (size_t)h * D, kv_plane(c, l, 0, h / rep), len, D, scale);
-        f->ops->softmax(sc, len);
-        f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, kv_plane(c, l, 1, h / rep), len, D);
+    for (int r, u; eng_team_next(&f->w, &cur, (int[]){f->N * units}, 1, 1, 1, &r, &u) > 0;) {
+        int n = u / units, h = u % units * nh, len = f->p0 + n + 1;
+        f->ops->scores(sc, ld, c->q + (size_t)n * QD + (size_t)h * D, nh, kv_plane(c, l, 0, h / rep), len, D, scale);
+        for (int i = 0; i < nh; i++) f->ops->softmax(sc + i * ld, len);
+        f->ops->mix(c->att + (size_t)n * QD + (size_t)h * D, sc, ld, nh, kv_plane(c, l, 1, h / rep), len, D);
     }
     eng_team_end_phase(&f->w);
 }
@@ -243,7 +245,7 @@ static void layer_forward(fwd *f, int l) {
     linears(f, (float *const[]){c->gate, c->up}, (const tk_mat *const[]){&ly->lin[ENG_GATE], &ly->lin[ENG_UP]}, 2);
     int r0, r1;
     my_rows(f, N, &r0, &r1);
-    glu(f->ops, c->gate, c->up, c->scores + (size_t)f->w.tid * c->ld_scores, r0, r1, I, hp->act);
+    glu(f->ops, c->gate, c->up, c->scores + (size_t)f->w.tid * 2 * c->ld_scores, r0, r1, I, hp->act);
     if (N >= 2 * f->w.nt) eng_team_sync(&f->w);
     norm_quantize(f, c->gate, c->gate, ly->ffn_sub_norm, I);
     linears(f, (float *const[]){c->h}, (const tk_mat *const[]){&ly->lin[ENG_DOWN]}, 1);

@@ -93,7 +93,7 @@ typedef struct {
     float *kv;                    // (L, 2, Hkv) planes: keys (n_ctx / 16 blocks, D, 16), values (n_ctx, D)
     float *rope;                  // (n_ctx, D/2, 2): cos, sin of pos * theta^(-2i/D)
     float *x, *h, *q, *k, *v, *att, *gate, *up;   // (n_batch, C | C | H*D | Hkv*D | Hkv*D | H*D | I | I)
-    float *scores;                // (threads, ld_scores): attention scores, SiLU scratch
+    float *scores;                // (threads, 2, ld_scores): attention scores of a pair of heads, SiLU scratch
     int ld_scores;                // max(n_ctx, I)
     int threads;                  // omp_get_max_threads() at init: the forward uses at most these
     struct eng_team *team;        // the forward's thread team (kernels/engine_impl.h)

@@ -1,13 +1,15 @@
 // engine_impl.h: the per-ISA pieces of the engine's attention (private to kernels/engine*.c; tests compare
 // every path with the scalar one).
 //
-//   scores  sc[t] = scale * (q . K[t]) for t < n, each dot product one fused multiply-add chain over
-//           d = 0 .. D-1 in order; keys in blocks of ENG_KBLK positions, each block transposed (D, ENG_KBLK):
+//   scores  sc[i * ldsc + t] = scale * (q[i * D ..] . K[t]) for query rows i < nq (heads that share the kv
+//           head) and t < n, each dot product one fused multiply-add chain over d = 0 .. D-1 in order; keys in
+//           blocks of ENG_KBLK positions, each block transposed (D, ENG_KBLK):
 //           K[t][d] = kb[(t / ENG_KBLK) * ENG_KBLK * D + d * ENG_KBLK + t % ENG_KBLK]. A vector of 16 keys is
 //           one aligned load, and a head's keys up to position n are one contiguous run of memory (a plain
-//           (D, n_ctx) transpose reads D separate rows, which the prefetchers follow poorly).
-//   mix     out[d] = sum over t = 0 .. n-1 in order of p[t] * V[t][d], one fused multiply-add chain per d;
-//           V (n, D) rows
+//           (D, n_ctx) transpose reads D separate rows, which the prefetchers follow poorly). Each key vector
+//           loaded serves two query rows at once: decode reads the cache once per pair of heads.
+//   mix     out[i * D + d] = sum over t = 0 .. n-1 in order of p[i * ldp + t] * V[t][d] for i < np, one fused
+//           multiply-add chain per (i, d); V (n, D) rows, each row loaded once per pair of rows of p
 //   expv    y (n) = expf(x) bit for bit (y may be x): glibc's expf (2.28+: a 32-entry 2^(k/32) table and a
 //           cubic in double precision, as its FMA build computes it), vectorized. The softmax and SiLU of the
 //           training graph call expf; the engine must round exactly as it does (see below).
@@ -37,8 +39,8 @@
 #define ENG_KBLK 16   // positions per block of the key cache
 
 typedef struct {
-    void (*scores)(float *sc, const float *q, const float *kb, int n, int D, float scale);
-    void (*mix)(float *out, const float *p, const float *v, int n, int D);
+    void (*scores)(float *sc, size_t ldsc, const float *q, int nq, const float *kb, int n, int D, float scale);
+    void (*mix)(float *out, const float *p, size_t ldp, int np, const float *v, int n, int D);
     void (*expv)(float *y, const float *x, int n);
     void (*softmax)(float *p, int n);
     void (*q8_row)(float *y, size_t ldy, const tk_block_q8_0 *w, const int16_t *x, const float *inv, int N, int K);

@@ -6,21 +6,23 @@
 #include "kernels/engine_impl.h"
 #include "kernels/vmath.h"
 
-static void scores_scalar(float *sc, const float *q, const float *kb, int n, int D, float scale) {
-    for (int t = 0; t < n; t++) {
-        const float *k = kb + (size_t)(t / ENG_KBLK) * ENG_KBLK * D + t % ENG_KBLK;
-        float s = 0.0f;
-        for (int d = 0; d < D; d++) s = fmaf(q[d], k[(size_t)d * ENG_KBLK], s);
-        sc[t] = s * scale;
-    }
+static void scores_scalar(float *sc, size_t ldsc, const float *q, int nq, const float *kb, int n, int D, float scale) {
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < n; t++) {
+            const float *k = kb + (size_t)(t / ENG_KBLK) * ENG_KBLK * D + t % ENG_KBLK, *qi = q + (size_t)i * D;
+            float s = 0.0f;
+            for (int d = 0; d < D; d++) s = fmaf(qi[d], k[(size_t)d * ENG_KBLK], s);
+            sc[(size_t)i * ldsc + t] = s * scale;
+        }
 }
 
-static void mix_scalar(float *out, const float *p, const float *v, int n, int D) {
-    for (int d = 0; d < D; d++) {
-        float o = 0.0f;
-        for (int t = 0; t < n; t++) o = fmaf(p[t], v[(size_t)t * D + d], o);
-        out[d] = o;
-    }
+static void mix_scalar(float *out, const float *p, size_t ldp, int np, const float *v, int n, int D) {
+    for (int i = 0; i < np; i++)
+        for (int d = 0; d < D; d++) {
+            float o = 0.0f;
+            for (int t = 0; t < n; t++) o = fmaf(p[(size_t)i * ldp + t], v[(size_t)t * D + d], o);
+            out[(size_t)i * D + d] = o;
+        }
 }
 
 static void q8_row_scalar(float *y, size_t ldy, const tk_block_q8_0 *w, const int16_t *x, const float *inv, int N, int K) {

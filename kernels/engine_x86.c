@@ -3,9 +3,10 @@
 // path's bits.
 //
 // scores: a vector of consecutive keys (16 or 8) per accumulator, one FMA per d with q[d] broadcast against
-// row d of a key block; four accumulators side by side (64 / 32 keys) hide the FMA latency. mix:
-// up to 8 vectors of the head's output stay in registers while the value rows stream past (column blocks
-// of 128 / 64 / 16 floats for AVX-512, 64 / 8 for AVX2). q8_row: not bit-identical to the scalar path
+// row d of a key block; four accumulators side by side (64 / 32 keys) per query row hide the FMA latency, and
+// two query rows share each key load. mix: up to 8 vectors of each of two heads' outputs stay in registers
+// while the value rows stream past, each loaded once for both (column blocks of 128 / 64 / 16 floats for
+// AVX-512, 64 / 32 / 8 for AVX2). q8_row: not bit-identical to the scalar path
 // (several accumulators), which does not matter after the LM head: nothing is quantized after it.
 #include <immintrin.h>
 #include <math.h>
@@ -104,55 +105,90 @@ T512 static void softmax512(float *p, int n) {
     if (tail) _mm512_mask_storeu_ps(p + full, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, p + full), inv));
 }
 
-// sc[t0 .. t0 + 16 NV) (the last vector masked by `last`), NV blocks of keys at once (t0 a multiple of 16).
-T512 INLINE void scores512_block(float *sc, const float *q, const float *kb, int t0, int D, float scale, const int NV, __mmask16 last) {
-    __m512 acc[4];
+// sc[i][t0 .. t0 + 16 NV) for NQ query rows (the last vector masked by `last`), NV blocks of keys at once (t0 a
+// multiple of 16), each key vector loaded once for the NQ rows.
+T512 INLINE void scores512_block(float *sc, size_t ldsc, const float *q, const float *kb, int t0, int D, float scale, const int NV, const int NQ,
+                                 __mmask16 last) {
+    __m512 acc[2][4];
     const float *blk = kb + (size_t)t0 * D;   // block t0 / 16
-    #pragma GCC unroll 4
-    for (int j = 0; j < NV; j++) acc[j] = _mm512_setzero_ps();
+    #pragma GCC unroll 2
+    for (int i = 0; i < NQ; i++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
     for (int d = 0; d < D; d++) {
-        __m512 qd = _mm512_set1_ps(q[d]);
+        __m512 qd[2];
+        #pragma GCC unroll 2
+        for (int i = 0; i < NQ; i++) qd[i] = _mm512_set1_ps(q[(size_t)i * D + d]);
         #pragma GCC unroll 4
         for (int j = 0; j < NV; j++) {
-            __mmask16 m = j == NV - 1 ? last : 0xffff;
-            acc[j] = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m, blk + ((size_t)j * D + d) * 16), acc[j]);
+            __m512 k = _mm512_maskz_loadu_ps(j == NV - 1 ? last : 0xffff, blk + ((size_t)j * D + d) * 16);
+            #pragma GCC unroll 2
+            for (int i = 0; i < NQ; i++) acc[i][j] = _mm512_fmadd_ps(qd[i], k, acc[i][j]);
         }
     }
-    #pragma GCC unroll 4
-    for (int j = 0; j < NV; j++) _mm512_mask_storeu_ps(sc + t0 + 16 * j, j == NV - 1 ? last : 0xffff, _mm512_mul_ps(acc[j], _mm512_set1_ps(scale)));
+    #pragma GCC unroll 2
+    for (int i = 0; i < NQ; i++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < NV; j++)
+            _mm512_mask_storeu_ps(sc + (size_t)i * ldsc + t0 + 16 * j, j == NV - 1 ? last : 0xffff, _mm512_mul_ps(acc[i][j], _mm512_set1_ps(scale)));
 }
 
-T512 static void scores512(float *sc, const float *q, const float *kb, int n, int D, float scale) {
+T512 INLINE void scores512_rows(float *sc, size_t ldsc, const float *q, const float *kb, int n, int D, float scale, const int NQ) {
     int t = 0;
-    for (; t + 64 <= n; t += 64) scores512_block(sc, q, kb, t, D, scale, 4, 0xffff);
-    for (; t + 16 <= n; t += 16) scores512_block(sc, q, kb, t, D, scale, 1, 0xffff);
-    if (t < n) scores512_block(sc, q, kb, t, D, scale, 1, (__mmask16)((1u << (n - t)) - 1));
+    for (; t + 64 <= n; t += 64) scores512_block(sc, ldsc, q, kb, t, D, scale, 4, NQ, 0xffff);
+    for (; t + 16 <= n; t += 16) scores512_block(sc, ldsc, q, kb, t, D, scale, 1, NQ, 0xffff);
+    if (t < n) scores512_block(sc, ldsc, q, kb, t, D, scale, 1, NQ, (__mmask16)((1u << (n - t)) - 1));
 }
 
-// out (16 DV) = sum_t p[t] * v[t * ldv ..], the accumulators in registers.
-T512 INLINE void mix512_body(float *out, const float *p, const float *v, size_t ldv, int n, const int DV) {
-    __m512 o[8];
-    #pragma GCC unroll 8
-    for (int j = 0; j < DV; j++) o[j] = _mm512_setzero_ps();
+T512 static void scores512(float *sc, size_t ldsc, const float *q, int nq, const float *kb, int n, int D, float scale) {
+    int i = 0;
+    for (; i + 2 <= nq; i += 2) scores512_rows(sc + (size_t)i * ldsc, ldsc, q + (size_t)i * D, kb, n, D, scale, 2);
+    if (i < nq) scores512_rows(sc + (size_t)i * ldsc, ldsc, q + (size_t)i * D, kb, n, D, scale, 1);
+}
+
+// out[i] (16 DV) = sum_t p[i][t] * v[t * ldv ..] for NQ rows, the accumulators in registers.
+T512 INLINE void mix512_body(float *out, size_t ldo, const float *p, size_t ldp, const float *v, size_t ldv, int n, const int DV, const int NQ) {
+    __m512 o[2][8];
+    #pragma GCC unroll 2
+    for (int i = 0; i < NQ; i++)
+        #pragma GCC unroll 8
+        for (int j = 0; j < DV; j++) o[i][j] = _mm512_setzero_ps();
     for (int t = 0; t < n; t++) {
         const float *vt = v + (size_t)t * ldv;
-        __m512 pt = _mm512_set1_ps(p[t]);
+        __m512 pt[2];
+        #pragma GCC unroll 2
+        for (int i = 0; i < NQ; i++) pt[i] = _mm512_set1_ps(p[(size_t)i * ldp + t]);
         #pragma GCC unroll 8
-        for (int j = 0; j < DV; j++) o[j] = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vt + 16 * j), o[j]);
+        for (int j = 0; j < DV; j++) {
+            __m512 x = _mm512_loadu_ps(vt + 16 * j);
+            #pragma GCC unroll 2
+            for (int i = 0; i < NQ; i++) o[i][j] = _mm512_fmadd_ps(pt[i], x, o[i][j]);
+        }
     }
-    #pragma GCC unroll 8
-    for (int j = 0; j < DV; j++) _mm512_storeu_ps(out + 16 * j, o[j]);
+    #pragma GCC unroll 2
+    for (int i = 0; i < NQ; i++)
+        #pragma GCC unroll 8
+        for (int j = 0; j < DV; j++) _mm512_storeu_ps(out + (size_t)i * ldo + 16 * j, o[i][j]);
 }
 
-T512 static void mix512(float *out, const float *p, const float *v, int n, int D) {
+T512 INLINE void mix512_rows(float *out, const float *p, size_t ldp, const float *v, int n, int D, const int NQ) {
     // constant widths keep the accumulators in registers: 128 columns at a time, else 64, else 16
     if (D % 128 == 0)
-        for (int d = 0; d < D; d += 128) mix512_body(out + d, p, v + d, (size_t)D, n, 8);
+        for (int d = 0; d < D; d += 128) mix512_body(out + d, (size_t)D, p, ldp, v + d, (size_t)D, n, 8, NQ);
     else if (D % 64 == 0)
-        for (int d = 0; d < D; d += 64) mix512_body(out + d, p, v + d, (size_t)D, n, 4);
-    else if (D % 16 == 0)
-        for (int d = 0; d < D; d += 16) mix512_body(out + d, p, v + d, (size_t)D, n, 1);
-    else eng_ops_scalar.mix(out, p, v, n, D);
+        for (int d = 0; d < D; d += 64) mix512_body(out + d, (size_t)D, p, ldp, v + d, (size_t)D, n, 4, NQ);
+    else
+        for (int d = 0; d < D; d += 16) mix512_body(out + d, (size_t)D, p, ldp, v + d, (size_t)D, n, 1, NQ);
+}
+
+T512 static void mix512(float *out, const float *p, size_t ldp, int np, const float *v, int n, int D) {
+    if (D % 16) {
+        eng_ops_scalar.mix(out, p, ldp, np, v, n, D);
+        return;
+    }
+    int i = 0;
+    for (; i + 2 <= np; i += 2) mix512_rows(out + (size_t)i * D, p + (size_t)i * ldp, ldp, v, n, D, 2);
+    if (i < np) mix512_rows(out + (size_t)i * D, p + (size_t)i * ldp, ldp, v, n, D, 1);
 }
 
 // NR activation rows against one Q8_0 row: each block widened to int16 once, then per row one vpmaddwd
@@ -216,58 +252,94 @@ T256 static void expv256(float *y, const float *x, int n) {
     for (; i < n; i++) y[i] = expf(x[i]);
 }
 
-// sc[t0 .. t0 + 8 NV), NV vectors of 8 keys (t0 a multiple of 8): vector j is half (t0 + 8j) % 16 / 8 of block
-// (t0 + 8j) / 16.
-T256 INLINE void scores256_block(float *sc, const float *q, const float *kb, int t0, int D, float scale, const int NV) {
-    __m256 acc[4];
+// sc[i][t0 .. t0 + 8 NV) for NQ query rows, NV vectors of 8 keys (t0 a multiple of 8): vector j is half
+// (t0 + 8j) % 16 / 8 of block (t0 + 8j) / 16.
+T256 INLINE void scores256_block(float *sc, size_t ldsc, const float *q, const float *kb, int t0, int D, float scale, const int NV, const int NQ) {
+    __m256 acc[2][4];
     const float *vec[4];
     #pragma GCC unroll 4
     for (int j = 0; j < NV; j++) {
         int t = t0 + 8 * j;
-        acc[j] = _mm256_setzero_ps();
+        acc[0][j] = acc[1][j] = _mm256_setzero_ps();
         vec[j] = kb + (size_t)(t / 16) * 16 * D + t % 16;
     }
     for (int d = 0; d < D; d++) {
-        __m256 qd = _mm256_set1_ps(q[d]);
+        __m256 qd[2];
+        #pragma GCC unroll 2
+        for (int i = 0; i < NQ; i++) qd[i] = _mm256_set1_ps(q[(size_t)i * D + d]);
         #pragma GCC unroll 4
-        for (int j = 0; j < NV; j++) acc[j] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(vec[j] + (size_t)d * 16), acc[j]);
+        for (int j = 0; j < NV; j++) {
+            __m256 k = _mm256_loadu_ps(vec[j] + (size_t)d * 16);
+            #pragma GCC unroll 2
+            for (int i = 0; i < NQ; i++) acc[i][j] = _mm256_fmadd_ps(qd[i], k, acc[i][j]);
+        }
     }
-    #pragma GCC unroll 4
-    for (int j = 0; j < NV; j++) _mm256_storeu_ps(sc + t0 + 8 * j, _mm256_mul_ps(acc[j], _mm256_set1_ps(scale)));
+    #pragma GCC unroll 2
+    for (int i = 0; i < NQ; i++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) _mm256_storeu_ps(sc + (size_t)i * ldsc + t0 + 8 * j, _mm256_mul_ps(acc[i][j], _mm256_set1_ps(scale)));
 }
 
-T256 static void scores256(float *sc, const float *q, const float *kb, int n, int D, float scale) {
+T256 INLINE void scores256_rows(float *sc, size_t ldsc, const float *q, const float *kb, int n, int D, float scale, const int NQ) {
     int t = 0;
-    for (; t + 32 <= n; t += 32) scores256_block(sc, q, kb, t, D, scale, 4);
-    for (; t + 8 <= n; t += 8) scores256_block(sc, q, kb, t, D, scale, 1);
-    for (; t < n; t++) {   // the last keys one at a time, with the same chain
-        const float *k = kb + (size_t)(t / 16) * 16 * D + t % 16;
-        float s = 0.0f;
-        for (int d = 0; d < D; d++) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(q[d]), _mm_set_ss(k[(size_t)d * 16]), _mm_set_ss(s)));
-        sc[t] = s * scale;
-    }
+    for (; t + 32 <= n; t += 32) scores256_block(sc, ldsc, q, kb, t, D, scale, 4, NQ);
+    for (; t + 8 <= n; t += 8) scores256_block(sc, ldsc, q, kb, t, D, scale, 1, NQ);
+    for (; t < n; t++)   // the last keys one at a time, with the same chain
+        for (int i = 0; i < NQ; i++) {
+            const float *k = kb + (size_t)(t / 16) * 16 * D + t % 16, *qi = q + (size_t)i * D;
+            float s = 0.0f;
+            for (int d = 0; d < D; d++) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(qi[d]), _mm_set_ss(k[(size_t)d * 16]), _mm_set_ss(s)));
+            sc[(size_t)i * ldsc + t] = s * scale;
+        }
 }
 
-T256 INLINE void mix256_body(float *out, const float *p, const float *v, size_t ldv, int n, const int DV) {
-    __m256 o[8];
-    #pragma GCC unroll 8
-    for (int j = 0; j < DV; j++) o[j] = _mm256_setzero_ps();
+T256 static void scores256(float *sc, size_t ldsc, const float *q, int nq, const float *kb, int n, int D, float scale) {
+    int i = 0;
+    for (; i + 2 <= nq; i += 2) scores256_rows(sc + (size_t)i * ldsc, ldsc, q + (size_t)i * D, kb, n, D, scale, 2);
+    if (i < nq) scores256_rows(sc + (size_t)i * ldsc, ldsc, q + (size_t)i * D, kb, n, D, scale, 1);
+}
+
+// out[i] (8 DV) = sum_t p[i][t] * v[t * ldv ..] for NQ rows; NQ * DV <= 8 accumulators (16 ymm registers).
+T256 INLINE void mix256_body(float *out, size_t ldo, const float *p, size_t ldp, const float *v, size_t ldv, int n, const int DV, const int NQ) {
+    __m256 o[2][8];
+    #pragma GCC unroll 2
+    for (int i = 0; i < NQ; i++)
+        #pragma GCC unroll 8
+        for (int j = 0; j < DV; j++) o[i][j] = _mm256_setzero_ps();
     for (int t = 0; t < n; t++) {
         const float *vt = v + (size_t)t * ldv;
-        __m256 pt = _mm256_set1_ps(p[t]);
+        __m256 pt[2];
+        #pragma GCC unroll 2
+        for (int i = 0; i < NQ; i++) pt[i] = _mm256_set1_ps(p[(size_t)i * ldp + t]);
         #pragma GCC unroll 8
-        for (int j = 0; j < DV; j++) o[j] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 8 * j), o[j]);
+        for (int j = 0; j < DV; j++) {
+            __m256 x = _mm256_loadu_ps(vt + 8 * j);
+            #pragma GCC unroll 2
+            for (int i = 0; i < NQ; i++) o[i][j] = _mm256_fmadd_ps(pt[i], x, o[i][j]);
+        }
     }
-    #pragma GCC unroll 8
-    for (int j = 0; j < DV; j++) _mm256_storeu_ps(out + 8 * j, o[j]);
+    #pragma GCC unroll 2
+    for (int i = 0; i < NQ; i++)
+        #pragma GCC unroll 8
+        for (int j = 0; j < DV; j++) _mm256_storeu_ps(out + (size_t)i * ldo + 8 * j, o[i][j]);
 }
 
-T256 static void mix256(float *out, const float *p, const float *v, int n, int D) {
-    if (D % 64 == 0)
-        for (int d = 0; d < D; d += 64) mix256_body(out + d, p, v + d, (size_t)D, n, 8);
-    else if (D % 8 == 0)
-        for (int d = 0; d < D; d += 8) mix256_body(out + d, p, v + d, (size_t)D, n, 1);
-    else eng_ops_scalar.mix(out, p, v, n, D);
+T256 INLINE void mix256_rows(float *out, const float *p, size_t ldp, const float *v, int n, int D, const int NQ) {
+    const int W = 64 / NQ;   // columns at a time: 8 accumulators
+    if (D % W == 0)
+        for (int d = 0; d < D; d += W) mix256_body(out + d, (size_t)D, p, ldp, v + d, (size_t)D, n, W / 8, NQ);
+    else
+        for (int d = 0; d < D; d += 8) mix256_body(out + d, (size_t)D, p, ldp, v + d, (size_t)D, n, 1, NQ);
+}
+
+T256 static void mix256(float *out, const float *p, size_t ldp, int np, const float *v, int n, int D) {
+    if (D % 8) {
+        eng_ops_scalar.mix(out, p, ldp, np, v, n, D);
+        return;
+    }
+    int i = 0;
+    for (; i + 2 <= np; i += 2) mix256_rows(out + (size_t)i * D, p + (size_t)i * ldp, ldp, v, n, D, 2);
+    if (i < np) mix256_rows(out + (size_t)i * D, p + (size_t)i * ldp, ldp, v, n, D, 1);
 }
 
 T256 INLINE void q8_rows256(float *y, size_t ldy, const tk_block_q8_0 *w, const int16_t *x, const float *inv, int K, const int NR) {

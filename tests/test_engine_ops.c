@@ -22,42 +22,55 @@ int main(void) {
     rng_seed(&r, 11);
     const int Ds[] = {8, 16, 40, 64, 80, 128, 192, 256}, ns[] = {1, 7, 16, 33, 64, 100, 257};
     const int ldk = 304;   // key positions (whole blocks of ENG_KBLK)
-    float *q = malloc(sizeof(float) * 256), *kT = malloc(sizeof(float) * 256 * ldk), *v = malloc(sizeof(float) * 300 * 256);
+    // two query rows (heads sharing a kv head: scores and mix take one or two at once), scores of ld 320
+    float *q = malloc(sizeof(float) * 2 * 256), *kT = malloc(sizeof(float) * 256 * ldk), *v = malloc(sizeof(float) * 300 * 256);
     float *kb = malloc(sizeof(float) * 256 * ldk);
-    float *p = malloc(sizeof(float) * 300), *want = malloc(sizeof(float) * 300), *got = malloc(sizeof(float) * 300);
-    fill(q, 256, &r), fill(kT, (size_t)256 * ldk, &r), fill(v, (size_t)300 * 256, &r);
-    for (int i = 0; i < 300; i++) p[i] = rng_uniform(&r);
+    float *p = malloc(sizeof(float) * 2 * 320), *want = malloc(sizeof(float) * 2 * 320), *got = malloc(sizeof(float) * 2 * 320);
+    fill(q, 2 * 256, &r), fill(kT, (size_t)256 * ldk, &r), fill(v, (size_t)300 * 256, &r);
+    for (int i = 0; i < 2 * 320; i++) p[i] = rng_uniform(&r);
     for (int isa = 0; isa < TK_ISA_COUNT; isa++) {
         if (!tk_isa_supported((tk_isa)isa)) continue;
         const eng_ops *ops = eng_ops_for((tk_isa)isa);
         int bad_s = 0, bad_m = 0, cases = 0;
         double worst_ref = 0;
         for (size_t a = 0; a < sizeof(Ds) / sizeof(Ds[0]); a++)
-            for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++) {
-                int D = Ds[a], n = ns[b];
-                cases++;
-                for (int t = 0; t < ldk; t++)   // the keys kT (D, ldk) in the cache's blocked layout, written out here
-                    for (int d = 0; d < D; d++) kb[(size_t)(t / ENG_KBLK) * ENG_KBLK * D + (size_t)d * ENG_KBLK + t % ENG_KBLK] = kT[(size_t)d * ldk + t];
-                eng_ops_scalar.scores(want, q, kb, n, D, 0.125f);
-                for (int t = 0; t < 300; t++) got[t] = -1.0f;
-                ops->scores(got, q, kb, n, D, 0.125f);
-                bad_s += memcmp(got, want, sizeof(float) * n) != 0 || got[n] != -1.0f;   // nothing written past n
-                for (int t = 0; t < n; t++) {   // the scalar path against doubles
-                    double s = 0, m = 0;
-                    for (int d = 0; d < D; d++) s += (double)q[d] * kT[(size_t)d * ldk + t], m += fabs((double)q[d] * kT[(size_t)d * ldk + t]);
-                    worst_ref = fmax(worst_ref, fabs(s * 0.125 - want[t]) / (m * 0.125));
+            for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++)
+                for (int nq = 1; nq <= 2; nq++) {
+                    int D = Ds[a], n = ns[b];
+                    cases++;
+                    for (int t = 0; t < ldk; t++)   // the keys kT (D, ldk) in the cache's blocked layout, written out here
+                        for (int d = 0; d < D; d++) kb[(size_t)(t / ENG_KBLK) * ENG_KBLK * D + (size_t)d * ENG_KBLK + t % ENG_KBLK] = kT[(size_t)d * ldk + t];
+                    eng_ops_scalar.scores(want, 320, q, nq, kb, n, D, 0.125f);
+                    for (int t = 0; t < 2 * 320; t++) got[t] = -1.0f;
+                    ops->scores(got, 320, q, nq, kb, n, D, 0.125f);
+                    for (int i = 0; i < nq; i++)   // nothing written past n, nor to a row past nq
+                        bad_s += memcmp(got + i * 320, want + i * 320, sizeof(float) * n) != 0 || got[i * 320 + n] != -1.0f;
+                    bad_s += nq == 1 && got[320] != -1.0f;
+                    for (int i = 0; i < nq; i++)
+                        for (int t = 0; t < n; t++) {   // the scalar path against doubles
+                            double s = 0, m = 0;
+                            for (int d = 0; d < D; d++) {
+                                double term = (double)q[i * D + d] * kT[(size_t)d * ldk + t];
+                                s += term, m += fabs(term);
+                            }
+                            worst_ref = fmax(worst_ref, fabs(s * 0.125 - want[i * 320 + t]) / (m * 0.125));
+                        }
+                    eng_ops_scalar.mix(want, p, 320, nq, v, n, D);
+                    for (int t = 0; t < 2 * 320; t++) got[t] = -1.0f;
+                    ops->mix(got, p, 320, nq, v, n, D);
+                    bad_m += memcmp(got, want, sizeof(float) * nq * D) != 0 || got[nq * D] != -1.0f;
+                    for (int i = 0; i < nq; i++)
+                        for (int d = 0; d < D; d++) {
+                            double s = 0, m = 0;
+                            for (int t = 0; t < n; t++) {
+                                double term = (double)p[i * 320 + t] * v[(size_t)t * D + d];
+                                s += term, m += fabs(term);
+                            }
+                            worst_ref = fmax(worst_ref, fabs(s - want[i * D + d]) / m);
+                        }
                 }
-                eng_ops_scalar.mix(want, p, v, n, D);
-                ops->mix(got, p, v, n, D);
-                bad_m += memcmp(got, want, sizeof(float) * D) != 0;
-                for (int d = 0; d < D; d++) {
-                    double s = 0, m = 0;
-                    for (int t = 0; t < n; t++) s += (double)p[t] * v[(size_t)t * D + d], m += fabs((double)p[t] * v[(size_t)t * D + d]);
-                    worst_ref = fmax(worst_ref, fabs(s - want[d]) / m);
-                }
-            }
         char name[160];
-        snprintf(name, sizeof(name), "%s: attention scores and mix = scalar bit for bit (%d head sizes x key counts)", tk_isa_name((tk_isa)isa), cases);
+        snprintf(name, sizeof(name), "%s: attention scores and mix = scalar bit for bit (%d head sizes x key counts x 1-2 heads)", tk_isa_name((tk_isa)isa), cases);
         t_check(!bad_s && !bad_m, name, "%d score and %d mix cases differ", bad_s, bad_m);
         snprintf(name, sizeof(name), "%s: scores and mix against double precision (worst %.1e of sum |terms|)", tk_isa_name((tk_isa)isa), worst_ref);
         t_check(worst_ref < 1e-6, name, "worst relative error %.3e", worst_ref);
