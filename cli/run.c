@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/run.h"
 #include "common/rng.h"
+#include "kernels/vmath.h"
 
 static const char *usage =
     "usage: trit run MODEL.gguf [-p TEXT] [-n N] [--temp T] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
@@ -411,9 +412,7 @@ static int bench(const char *path, int P, int G, int reps, int threads, tr_err *
         rc = eng_forward(&c, ids, rep < 0 ? (P < 16 ? P : 16) : P, logits, 0, err);
         double t1 = run_now();
         for (int i = 0; i < (rep < 0 ? 2 : G) && !rc; i++) {
-            int32_t best = 0;
-            for (int v = 1; v < V; v++)
-                if (logits[v] > logits[best]) best = v;
+            int32_t best = km_argmax(logits, V);
             rc = eng_forward(&c, &best, 1, logits, 0, err);
         }
         double t2 = run_now();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/check.h"
+#include "kernels/vmath.h"
 
 samp_params samp_defaults(void) {
     samp_params p = {.temp = 0.8f, .top_k = 40, .top_p = 0.95f, .repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 1234};
@@ -101,6 +102,7 @@ int32_t samp_next(samp_state *s, const float *logits) {
     const samp_params *p = &s->p;
     int n = s->n_vocab;
     samp_cand *c = s->cand;
+    if (p->temp <= 0 && (p->repeat_penalty == 1.0f || s->n_hist == 0)) return km_argmax(logits, n);
     for (int i = 0; i < n; i++) c[i].logit = logits[i], c[i].id = i;
     if (p->repeat_penalty != 1.0f && s->n_hist > 0) {
         memcpy(s->uniq, s->hist, sizeof(int32_t) * (size_t)s->n_hist);

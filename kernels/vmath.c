@@ -18,6 +18,15 @@ float km_q8_row(int8_t *q, const float *x, int K) {
     return has_avx512() ? km_q8_row_avx512(q, x, K) : km_q8_row_ref(q, x, K);
 }
 
+int km_argmax(const float *x, int n) { return has_avx512() ? km_argmax_avx512(x, n) : km_argmax_ref(x, n); }
+
+int km_argmax_ref(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best] || (isnan(x[best]) && !isnan(x[i]))) best = i;
+    return best;
+}
+
 void km_softmax_grad(float *d, const float *p, int n) {
     if (has_avx512()) km_softmax_grad_avx512(d, p, n);
     else km_softmax_grad_ref(d, p, n);

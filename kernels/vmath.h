@@ -21,6 +21,12 @@ float km_q8_row_ref(int8_t *q, const float *x, int K);
 float km_q16_row_avx512(int16_t *x16, const float *x, int K);   // CPUs with AVX-512 F/BW/VL only
 float km_q8_row_avx512(int8_t *q, const float *x, int K);
 
+// The index of the largest value of x (n >= 1), the first one on ties; NaNs are never the largest (0 when every
+// value is NaN). Greedy decoding's choice: one pass for the maximum and one for its index.
+int km_argmax(const float *x, int n);
+int km_argmax_ref(const float *x, int n);
+int km_argmax_avx512(const float *x, int n);
+
 // The softmax backward of one row: d (n) = p * (d - sum_j p_j d_j), with p (n) the softmax's output and d its
 // gradient on entry. The AVX-512 path sums in another order (within float rounding of the reference).
 void km_softmax_grad(float *d, const float *p, int n);

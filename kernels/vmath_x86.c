@@ -62,3 +62,20 @@ T512 void km_softmax_grad_avx512(float *d, const float *p, int n) {
         _mm512_mask_storeu_ps(d + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + j), _mm512_sub_ps(dv, dot)));
     }
 }
+
+// vmaxps returns its second operand when either is NaN: max(v, m) leaves NaNs of v out of m.
+T512 int km_argmax_avx512(const float *x, int n) {
+    __m512 m0 = _mm512_set1_ps(-__builtin_inff()), m1 = m0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0), m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+    for (; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        m0 = _mm512_mask_max_ps(m0, k, _mm512_maskz_loadu_ps(k, x + i), m0);
+    }
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(m0, m1)));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i), eq = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, x + i), mx, _CMP_EQ_OQ);
+        if (eq) return i + __builtin_ctz(eq);
+    }
+    return 0;   // every value NaN
+}

@@ -103,6 +103,32 @@ int main(void) {
     snprintf(what, sizeof(what), "softmax backward row: %s = reference (worst %.1e), reference = doubles (worst %.1e)",
              has_avx512() ? "AVX-512" : "dispatch", worst_g, worst_r);
     t_check(worst_g < 1e-6 && worst_r < 1e-6, what, "worst %.3e / %.3e of the row's scale", worst_g, worst_r);
+    // argmax: the first index of the largest value, NaNs never chosen; ties, all-equal rows, -inf and NaN runs
+    {
+        float *v = malloc(sizeof(float) * 1001);
+        int bad = 0, n_cases = 0;
+        for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++)
+            for (int kind = 0; kind < 6; kind++) {
+                int n = sizes[si];
+                for (int i = 0; i < n; i++) v[i] = kind == 1 ? 2.0f : (float)(int)(rng_below(&r, 7)) - 3.0f;   // many ties
+                if (kind == 2) v[n - 1] = 9.0f;                                                                     // the last one
+                if (kind == 3)
+                    for (int i = 0; i < n; i += 2) v[i] = NAN;
+                if (kind == 4)
+                    for (int i = 0; i < n; i++) v[i] = i % 3 ? NAN : -INFINITY;
+                if (kind == 5)
+                    for (int i = 0; i < n; i++) v[i] = NAN;
+                int want = -1;   // by its definition, independently of km_argmax_ref
+                for (int i = 0; i < n; i++)
+                    if (!isnan(v[i]) && (want < 0 || v[i] > v[want])) want = i;
+                want = want < 0 ? 0 : want;
+                bad += km_argmax_ref(v, n) != want || km_argmax(v, n) != want || (simd && km_argmax_avx512(v, n) != want);
+                n_cases++;
+            }
+        t_check(!bad, simd ? "argmax: AVX-512 = scalar reference = definition" : "argmax: scalar reference = definition", "%d of %d rows differ",
+                bad, n_cases);
+        free(v);
+    }
     free(x), free(a16), free(b16), free(a8), free(b8);
     return t_done();
 }
