@@ -299,8 +299,7 @@ static tk_ukr_fn *ukr_for(tk_isa isa) {
 
 // One tile: token rows [n0, n0 + nr) x panel p. Writes floats to y, or the raw sums to isum (ld w->M).
 // The epilogue loops take their operands in locals and restrict pointers, so that they vectorize (read
-// through w and x, every store into an int32 output could alias them, and a loop of 64 scalar stores cost
-// 10% of a panel's time in decode).
+// through w and x, every store into an int32 output could alias them).
 static void run_tile(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_mat *w, tk_ukr_fn *ukr, int p, int n0, int nr) {
     int32_t acc[TK_NR_MAX * TK_PANEL];
     float accf[TK_NR_MAX * TK_PANEL];
