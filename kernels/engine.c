@@ -116,6 +116,7 @@ static void rope_head(const eng_ctx *c, float *x, int N, int heads, int h, int p
     for (int n = 0; n < N; n++) {
         const float *cs = c->rope + (size_t)(p0 + n) * D;
         float *xr = x + ((size_t)n * heads + h) * D;
+        #pragma omp simd
         for (int i = 0; i < half; i++) {
             float x1 = xr[i], x2 = xr[i + half], co = cs[2 * i], si = cs[2 * i + 1];
             xr[i] = x1 * co - x2 * si;
@@ -223,6 +224,7 @@ static void norm_quantize(fwd *f, float *y, const float *x, const float *w, int 
 static void add_rows(fwd *f, float *x, const float *y, int C) {
     int r0, r1;
     my_rows(f, f->N, &r0, &r1);
+    #pragma omp simd
     for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++) x[i] += y[i];
     if (f->N >= 2 * f->w.nt) eng_team_sync(&f->w);
 }

@@ -298,8 +298,8 @@ static tk_ukr_fn *ukr_for(tk_isa isa) {
 }
 
 // One tile: token rows [n0, n0 + nr) x panel p. Writes floats to y, or the raw sums to isum (ld w->M).
-// The epilogue loops take their operands in locals and restrict pointers, so that they vectorize (read
-// through w and x, every store into an int32 output could alias them).
+// The epilogue loops take their operands in locals and restrict pointers, and `omp simd` (GCC's -O2 vectorizes
+// loops of unknown trip count only when asked): they vectorize, with the scalar loops' results.
 static void run_tile(float *y, int ldy, int32_t *isum, const tk_act *x, const tk_mat *w, tk_ukr_fn *ukr, int p, int n0, int nr) {
     int32_t acc[TK_NR_MAX * TK_PANEL];
     float accf[TK_NR_MAX * TK_PANEL];
@@ -315,11 +315,13 @@ static void run_tile(float *y, int ldy, int32_t *isum, const tk_act *x, const tk
             const int32_t sum = x->sum[n];
             if (isum) {
                 int32_t *restrict o = isum + (size_t)n * M + m0;
+                #pragma omp simd
                 for (int m = 0; m < mc; m++) o[m] = a[m] - sum;
                 continue;
             }
             const float inv = 1.0f / x->s[n];
             float *restrict yr = y + (size_t)n * ldy + m0;
+            #pragma omp simd
             for (int m = 0; m < mc; m++) yr[m] = ((float)(a[m] - sum) * inv) * scale;
         }
         return;
@@ -333,12 +335,14 @@ static void run_tile(float *y, int ldy, int32_t *isum, const tk_act *x, const tk
             const int32_t bs = x->bsum[(size_t)(n0 + r) * nb + b];
             const int32_t *restrict a = acc + r * TK_PANEL;
             float *restrict af = accf + r * TK_PANEL;
+            #pragma omp simd
             for (int m = 0; m < mc; m++) af[m] += (float)(a[m] - bs) * bscale[(size_t)(m0 + m) * nb + b];
         }
     }
     for (int r = 0; r < nr; r++) {
         const float inv = 1.0f / x->s[n0 + r];
         float *restrict yr = y + (size_t)(n0 + r) * ldy + m0;
+        #pragma omp simd
         for (int m = 0; m < mc; m++) yr[m] = accf[r * TK_PANEL + m] * inv;
     }
 }
